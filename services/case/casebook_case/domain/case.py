@@ -1,0 +1,871 @@
+"""The Case aggregate: one delinquent account's collection history and the rules of its life.
+
+Commands are verbs that check the rules and trigger events; events are past-tense facts
+that only change state (`evolve`), never check rules, so old histories always replay.
+Event class paths are stored with every event: do not rename or move them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from eventsourcing.domain import Aggregate
+
+from casebook_case.domain.errors import InvalidArgument, NotFound, Refused, case_closed
+from casebook_case.domain.values import (
+    STAGE_LADDER,
+    ArrangementKind,
+    ArrangementState,
+    ArrangementStatus,
+    ContactState,
+    DisputeState,
+    Instalment,
+    LetterState,
+    PaymentState,
+    PromiseState,
+    PromiseStatus,
+    RequestRecord,
+    Stage,
+    party_reached,
+    stage_for_dpd,
+)
+
+
+@dataclass(frozen=True)
+class CommandMeta:
+    """Who asks, under which request id, and when: stamped on every event a command makes."""
+
+    actor: str
+    now: datetime
+    request_id: str = ""
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    promise_id: str
+    amount_minor: int
+
+
+class Case(Aggregate):
+    # ------------------------------------------------------------------ events
+    class Event(Aggregate.Event):
+        """Every case event: who (actor), when it happened (occurred_at), when it was
+        recorded (timestamp, shown as recorded_at), under which request."""
+
+        actor: str
+        occurred_at: datetime
+        request_id: str
+        request_fingerprint: str
+
+        def apply(self, case: Case) -> None:
+            self.evolve(case)
+            case.last_recorded_at = self.timestamp
+            if self.request_id:
+                previous = case.requests.get(self.request_id)
+                case.requests[self.request_id] = RequestRecord(
+                    version=self.originator_version,
+                    fingerprint=self.request_fingerprint,
+                    result_id=self.result_id() or (previous.result_id if previous else ""),
+                )
+
+        def evolve(self, case: Case) -> None:
+            """How this fact changes the case. Subclasses override; no rule checks here."""
+
+        def result_id(self) -> str:
+            """The id a command returns to its caller (promise_id, ...), if this event made one."""
+            return ""
+
+    class CaseOpened(Event, Aggregate.Created):
+        account_id: str
+        debtor: dict[str, str]
+        profile: str
+        currency: str
+        overdue_amount_minor: int
+        days_past_due: int
+
+        def evolve(self, case: Case) -> None:
+            case.account_id = self.account_id
+            case.debtor = dict(self.debtor)
+            case.profile = self.profile
+            case.currency = self.currency
+            case.overdue_amount_minor = self.overdue_amount_minor
+            case.dpd_at_open = self.days_past_due
+            case.opened_at = self.occurred_at
+            case.balance_minor = self.overdue_amount_minor
+            case.paid_minor = 0
+            case.overpaid_minor = 0
+            case.waived_minor = 0
+            case.paid_off_at = None
+            case.promises = {}
+            case.payments = []
+            case.payment_references = {}
+            case.arrangements = {}
+            case.disputes = {}
+            case.ceased_channels = []
+            case.letters = []
+            case.contacts = []
+            case.contact_attempts = 0
+            case.right_party_contacts = 0
+            case.last_contact_time = None
+            case.escalated_stage = None
+            case.closed_at = None
+            case.close_reason = ""
+            case.requests = {}
+
+    class ContactLogged(Event):
+        channel: str
+        direction: str
+        outcome: str
+        target: str
+        party_reached: str
+        right_party_verified: bool
+        debt_disclosed: bool
+        agent_id: str
+        note: str
+        profile: str
+        profile_version: int
+
+        def evolve(self, case: Case) -> None:
+            case.contacts.append(
+                ContactState(
+                    at=self.occurred_at,
+                    channel=self.channel,
+                    direction=self.direction,
+                    outcome=self.outcome,
+                    target=self.target,
+                )
+            )
+            case.contact_attempts += 1
+            if self.right_party_verified:
+                case.right_party_contacts += 1
+            if case.last_contact_time is None or self.occurred_at > case.last_contact_time:
+                case.last_contact_time = self.occurred_at
+
+    class PromiseRecorded(Event):
+        promise_id: str
+        amount_minor: int
+        due_time: datetime
+        payment_channel: str
+        instalments: list[dict[str, Any]]
+        arrangement_id: str
+        note: str
+
+        def evolve(self, case: Case) -> None:
+            case.promises[self.promise_id] = PromiseState(
+                promise_id=self.promise_id,
+                amount_minor=self.amount_minor,
+                due_time=self.due_time,
+                payment_channel=self.payment_channel,
+                instalments=[
+                    Instalment(amount_minor=i["amount_minor"], due_time=i["due_time"])
+                    for i in self.instalments
+                ],
+                recorded_at=self.timestamp,
+                arrangement_id=self.arrangement_id,
+            )
+
+        def result_id(self) -> str:
+            return self.promise_id
+
+    class PromiseSuperseded(Event):
+        promise_id: str
+        by_promise_id: str
+        reason: str
+
+        def evolve(self, case: Case) -> None:
+            promise = case.promises[self.promise_id]
+            promise.status = PromiseStatus.SUPERSEDED
+            promise.replaced_by_promise_id = self.by_promise_id
+            promise.status_reason = self.reason
+
+    class PaymentRecorded(Event):
+        payment_id: str
+        payment_reference: str
+        amount_minor: int
+        currency: str
+        allocations: list[dict[str, Any]]
+        overpayment_minor: int
+        balance_after_minor: int
+
+        def evolve(self, case: Case) -> None:
+            case.payments.append(
+                PaymentState(
+                    payment_id=self.payment_id,
+                    payment_reference=self.payment_reference,
+                    amount_minor=self.amount_minor,
+                    received_at=self.occurred_at,
+                    overpayment_minor=self.overpayment_minor,
+                    allocated_promise_ids=[a["promise_id"] for a in self.allocations],
+                )
+            )
+            case.payment_references[self.payment_reference] = self.payment_id
+            for allocation in self.allocations:
+                promise = case.promises[allocation["promise_id"]]
+                promise.paid_minor += allocation["amount_minor"]
+                _spread_over_instalments(promise)
+            case.paid_minor += self.amount_minor
+            case.overpaid_minor += self.overpayment_minor
+            case.balance_minor = self.balance_after_minor
+            if case.balance_minor == 0 and case.paid_off_at is None:
+                case.paid_off_at = self.occurred_at
+
+        def result_id(self) -> str:
+            return self.payment_id
+
+    class PromiseKept(Event):
+        promise_id: str
+
+        def evolve(self, case: Case) -> None:
+            case.promises[self.promise_id].status = PromiseStatus.KEPT
+
+    class PromiseBroken(Event):
+        promise_id: str
+        missed_due_time: datetime
+        unpaid_minor: int
+
+        def evolve(self, case: Case) -> None:
+            case.promises[self.promise_id].status = PromiseStatus.BROKEN
+
+    class PromiseCancelled(Event):
+        promise_id: str
+        reason: str
+
+        def evolve(self, case: Case) -> None:
+            promise = case.promises[self.promise_id]
+            promise.status = PromiseStatus.CANCELLED
+            promise.status_reason = self.reason
+
+    class LetterIssued(Event):
+        letter_type: str
+        template_id: str
+        template_version: int
+        content_sha256: str
+
+        def evolve(self, case: Case) -> None:
+            case.letters.append(
+                LetterState(
+                    letter_type=self.letter_type,
+                    template_id=self.template_id,
+                    template_version=self.template_version,
+                    content_sha256=self.content_sha256,
+                    issued_at=self.occurred_at,
+                )
+            )
+
+    class Escalated(Event):
+        from_stage: str
+        to_stage: str
+        reason: str
+
+        def evolve(self, case: Case) -> None:
+            case.escalated_stage = self.to_stage
+
+    class DisputeRaised(Event):
+        dispute_id: str
+        reason: str
+
+        def evolve(self, case: Case) -> None:
+            case.disputes[self.dispute_id] = DisputeState(
+                dispute_id=self.dispute_id, reason=self.reason, raised_at=self.occurred_at
+            )
+
+        def result_id(self) -> str:
+            return self.dispute_id
+
+    class DisputeResolved(Event):
+        dispute_id: str
+        resolution: str
+
+        def evolve(self, case: Case) -> None:
+            dispute = case.disputes[self.dispute_id]
+            dispute.status = "RESOLVED"
+            dispute.resolved_at = self.occurred_at
+            dispute.resolution = self.resolution
+
+    class CeaseRequestRecorded(Event):
+        channel: str
+        note: str
+
+        def evolve(self, case: Case) -> None:
+            if self.channel not in case.ceased_channels:
+                case.ceased_channels.append(self.channel)
+
+    class ArrangementProposed(Event):
+        arrangement_id: str
+        kind: str
+        instalments: list[dict[str, Any]]
+        deferred_until: datetime | None
+        waiver_minor: int
+        settlement_amount_minor: int
+        settlement_due_time: datetime | None
+        payment_channel: str
+        requires_approval: bool
+        approval_limit_minor: int
+        note: str
+
+        def evolve(self, case: Case) -> None:
+            case.arrangements[self.arrangement_id] = ArrangementState(
+                arrangement_id=self.arrangement_id,
+                kind=self.kind,
+                status=ArrangementStatus.PENDING_APPROVAL,
+                requires_approval=self.requires_approval,
+                proposed_by=self.actor,
+                instalments=[
+                    Instalment(amount_minor=i["amount_minor"], due_time=i["due_time"])
+                    for i in self.instalments
+                ],
+                deferred_until=self.deferred_until,
+                waiver_minor=self.waiver_minor,
+                settlement_amount_minor=self.settlement_amount_minor,
+                settlement_due_time=self.settlement_due_time,
+                payment_channel=self.payment_channel,
+                note=self.note,
+            )
+
+        def result_id(self) -> str:
+            return self.arrangement_id
+
+    class ArrangementApproved(Event):
+        arrangement_id: str
+        automatic: bool
+        note: str
+
+        def evolve(self, case: Case) -> None:
+            arrangement = case.arrangements[self.arrangement_id]
+            arrangement.status = ArrangementStatus.APPROVED
+            arrangement.approved_by = self.actor
+
+    class BalanceWaived(Event):
+        arrangement_id: str
+        amount_minor: int
+        balance_after_minor: int
+
+        def evolve(self, case: Case) -> None:
+            case.waived_minor += self.amount_minor
+            case.balance_minor = self.balance_after_minor
+            if case.balance_minor == 0 and case.paid_off_at is None:
+                case.paid_off_at = self.occurred_at
+
+    class CaseClosed(Event):
+        reason: str
+        note: str
+
+        def evolve(self, case: Case) -> None:
+            case.closed_at = self.occurred_at
+            case.close_reason = self.reason
+
+    # Attributes set by CaseOpened.evolve, declared for readers and type checkers.
+    account_id: str
+    debtor: dict[str, str]
+    profile: str
+    currency: str
+    overdue_amount_minor: int
+    dpd_at_open: int
+    opened_at: datetime
+    balance_minor: int
+    paid_minor: int
+    overpaid_minor: int
+    waived_minor: int
+    paid_off_at: datetime | None
+    promises: dict[str, PromiseState]
+    payments: list[PaymentState]
+    payment_references: dict[str, str]
+    arrangements: dict[str, ArrangementState]
+    disputes: dict[str, DisputeState]
+    ceased_channels: list[str]
+    letters: list[LetterState]
+    contacts: list[ContactState]
+    contact_attempts: int
+    right_party_contacts: int
+    last_contact_time: datetime | None
+    escalated_stage: str | None
+    closed_at: datetime | None
+    close_reason: str
+    requests: dict[str, RequestRecord]
+    last_recorded_at: datetime
+
+    def __init__(self) -> None:
+        # The library would otherwise build __init__ from the annotations above;
+        # all state is set by CaseOpened.evolve, the same way on every replay.
+        pass
+
+    # ---------------------------------------------------------------- commands
+    @classmethod
+    def open(
+        cls,
+        case_id: UUID,
+        meta: CommandMeta,
+        *,
+        account_id: str,
+        debtor: dict[str, str],
+        profile: str,
+        currency: str,
+        overdue_amount_minor: int,
+        days_past_due: int,
+        opened_at: datetime,
+    ) -> Case:
+        return cls._create(
+            cls.CaseOpened,
+            id=case_id,
+            timestamp=meta.now,
+            actor=meta.actor,
+            occurred_at=opened_at,
+            request_id=meta.request_id,
+            request_fingerprint=meta.fingerprint,
+            account_id=account_id,
+            debtor=debtor,
+            profile=profile,
+            currency=currency,
+            overdue_amount_minor=overdue_amount_minor,
+            days_past_due=days_past_due,
+        )
+
+    def _record(
+        self,
+        event_class: type[Case.Event],
+        meta: CommandMeta,
+        *,
+        occurred_at: datetime | None = None,
+        **fields: Any,
+    ) -> None:
+        # recorded_at never runs backwards within a case, even across replicas with
+        # skewed clocks, so "as of time" can search the history by version.
+        recorded_at = max(meta.now, self.last_recorded_at)
+        self.trigger_event(
+            event_class,
+            timestamp=recorded_at,
+            actor=meta.actor,
+            occurred_at=occurred_at or meta.now,
+            request_id=meta.request_id,
+            request_fingerprint=meta.fingerprint,
+            **fields,
+        )
+
+    def _require_open(self) -> None:
+        if self.is_closed:
+            raise case_closed()
+
+    def log_contact(
+        self,
+        meta: CommandMeta,
+        *,
+        channel: str,
+        direction: str,
+        outcome: str,
+        occurred_at: datetime,
+        agent_id: str,
+        note: str,
+        target: str,
+        debt_disclosed: bool,
+        profile_version: int,
+    ) -> None:
+        # Inbound contacts are always recordable: the debtor may call about a closed case.
+        if direction != "INBOUND":
+            self._require_open()
+        reached = party_reached(outcome)
+        self._record(
+            Case.ContactLogged,
+            meta,
+            occurred_at=occurred_at,
+            channel=channel,
+            direction=direction,
+            outcome=outcome,
+            target=target,
+            party_reached=reached,
+            right_party_verified=outcome == "RIGHT_PARTY_VERIFIED",
+            debt_disclosed=debt_disclosed,
+            agent_id=agent_id,
+            note=note,
+            profile=self.profile,
+            profile_version=profile_version,
+        )
+
+    def record_promise(
+        self,
+        meta: CommandMeta,
+        *,
+        amount_minor: int,
+        due_time: datetime,
+        payment_channel: str,
+        instalments: list[Instalment],
+        replaces_promise_id: str = "",
+        note: str = "",
+        arrangement_id: str = "",
+    ) -> str:
+        self._require_open()
+        if amount_minor > self.balance_minor:
+            raise Refused(
+                "PROMISE_EXCEEDS_BALANCE",
+                f"promised {amount_minor} exceeds the outstanding balance {self.balance_minor}",
+                {"balance_minor": str(self.balance_minor)},
+            )
+        replaced = self._open_promise(replaces_promise_id) if replaces_promise_id else None
+        schedule = instalments or [Instalment(amount_minor=amount_minor, due_time=due_time)]
+        promise_id = str(uuid4())
+        self._record(
+            Case.PromiseRecorded,
+            meta,
+            promise_id=promise_id,
+            amount_minor=amount_minor,
+            due_time=schedule[-1].due_time,
+            payment_channel=payment_channel,
+            instalments=[
+                {"amount_minor": i.amount_minor, "due_time": i.due_time} for i in schedule
+            ],
+            arrangement_id=arrangement_id,
+            note=note,
+        )
+        if replaced is not None:
+            self._record(
+                Case.PromiseSuperseded,
+                meta,
+                promise_id=replaced.promise_id,
+                by_promise_id=promise_id,
+                reason="replaced by a new promise",
+            )
+        return promise_id
+
+    def _open_promise(self, promise_id: str) -> PromiseState:
+        promise = self.promises.get(promise_id)
+        if promise is None:
+            raise NotFound("promise", promise_id)
+        if promise.status != PromiseStatus.OPEN:
+            raise Refused(
+                "PROMISE_NOT_OPEN",
+                f"promise is {promise.status}, not OPEN",
+                {"promise_id": promise_id, "status": str(promise.status)},
+            )
+        return promise
+
+    def record_payment(
+        self,
+        meta: CommandMeta,
+        *,
+        payment_reference: str,
+        amount_minor: int,
+        currency: str,
+        received_at: datetime,
+    ) -> str:
+        self._require_open()
+        if currency != self.currency:
+            raise InvalidArgument.single(
+                "currency", f"payment currency {currency} differs from the case's {self.currency}"
+            )
+        allocations = self._allocate(amount_minor, received_at)
+        applied = min(amount_minor, self.balance_minor)
+        payment_id = str(uuid4())
+        self._record(
+            Case.PaymentRecorded,
+            meta,
+            occurred_at=received_at,
+            payment_id=payment_id,
+            payment_reference=payment_reference,
+            amount_minor=amount_minor,
+            currency=currency,
+            allocations=[
+                {"promise_id": a.promise_id, "amount_minor": a.amount_minor} for a in allocations
+            ],
+            overpayment_minor=amount_minor - applied,
+            balance_after_minor=self.balance_minor - applied,
+        )
+        for allocation in allocations:
+            promise = self.promises[allocation.promise_id]
+            if promise.paid_minor >= promise.amount_minor:
+                self._record(Case.PromiseKept, meta, promise_id=promise.promise_id)
+                self._settle_if_settlement(meta, promise)
+        return payment_id
+
+    def _allocate(self, amount_minor: int, received_at: datetime) -> list[Allocation]:
+        """Oldest open promise first; a promise already past due cannot be kept any more."""
+        remaining = amount_minor
+        allocations = []
+        for promise in self.promises.values():
+            if remaining == 0:
+                break
+            if promise.status != PromiseStatus.OPEN or received_at > promise.due_time:
+                continue
+            share = min(remaining, promise.amount_minor - promise.paid_minor)
+            if share > 0:
+                allocations.append(Allocation(promise.promise_id, share))
+                remaining -= share
+        return allocations
+
+    def _settle_if_settlement(self, meta: CommandMeta, promise: PromiseState) -> None:
+        """A kept settlement promise forgives the rest of the balance."""
+        arrangement = self.arrangements.get(promise.arrangement_id)
+        if arrangement is None or arrangement.kind != ArrangementKind.SETTLEMENT:
+            return
+        if self.balance_minor > 0:
+            self._record(
+                Case.BalanceWaived,
+                meta,
+                arrangement_id=arrangement.arrangement_id,
+                amount_minor=self.balance_minor,
+                balance_after_minor=0,
+            )
+
+    def mark_promise_broken(self, meta: CommandMeta, *, promise_id: str) -> bool:
+        """Returns whether the promise was broken now; False when it was already settled."""
+        promise = self.promises.get(promise_id)
+        if promise is None:
+            raise NotFound("promise", promise_id)
+        if promise.status != PromiseStatus.OPEN:
+            return False  # idempotent: KEPT, BROKEN, CANCELLED or SUPERSEDED stay as they are
+        self._require_open()
+        missed = promise.first_shortfall_due_time()
+        if missed is None:
+            return False
+        if meta.now <= missed:
+            raise Refused(
+                "PROMISE_NOT_DUE",
+                "the promise is not yet due",
+                {"due_time": missed.isoformat()},
+            )
+        self._record(
+            Case.PromiseBroken,
+            meta,
+            promise_id=promise_id,
+            missed_due_time=missed,
+            unpaid_minor=promise.owed_by(missed) - promise.paid_minor,
+        )
+        return True
+
+    def issue_letter(
+        self,
+        meta: CommandMeta,
+        *,
+        letter_type: str,
+        template_id: str,
+        template_version: int,
+        content_sha256: str,
+    ) -> None:
+        self._require_open()
+        self._record(
+            Case.LetterIssued,
+            meta,
+            letter_type=letter_type,
+            template_id=template_id,
+            template_version=template_version,
+            content_sha256=content_sha256,
+        )
+
+    def escalate(self, meta: CommandMeta, *, to_stage: str, reason: str) -> None:
+        self._require_open()
+        if to_stage == Stage.CLOSED:
+            raise InvalidArgument.single("to_stage", "a case is closed with CloseCase")
+        current = self.stage_at(meta.now)
+        if STAGE_LADDER.index(Stage(to_stage)) <= STAGE_LADDER.index(current):
+            raise Refused(
+                "INVALID_STAGE_TRANSITION",
+                f"cannot escalate from {current} to {to_stage}",
+                {"from_stage": str(current), "to_stage": to_stage},
+            )
+        self._record(
+            Case.Escalated, meta, from_stage=str(current), to_stage=to_stage, reason=reason
+        )
+
+    def raise_dispute(self, meta: CommandMeta, *, reason: str, received_at: datetime) -> str:
+        self._require_open()
+        dispute_id = str(uuid4())
+        self._record(
+            Case.DisputeRaised, meta, occurred_at=received_at, dispute_id=dispute_id, reason=reason
+        )
+        return dispute_id
+
+    def resolve_dispute(self, meta: CommandMeta, *, dispute_id: str, resolution: str) -> None:
+        self._require_open()
+        dispute = self.disputes.get(dispute_id)
+        if dispute is None:
+            raise NotFound("dispute", dispute_id)
+        if dispute.status != "OPEN":
+            raise Refused("DISPUTE_NOT_OPEN", "the dispute is already resolved")
+        self._record(Case.DisputeResolved, meta, dispute_id=dispute_id, resolution=resolution)
+
+    def record_cease_request(
+        self, meta: CommandMeta, *, channel: str, received_at: datetime, note: str
+    ) -> None:
+        # A closed case still records a cease request: it binds any future reopening.
+        self._record(
+            Case.CeaseRequestRecorded, meta, occurred_at=received_at, channel=channel, note=note
+        )
+
+    def propose_arrangement(
+        self,
+        meta: CommandMeta,
+        *,
+        kind: str,
+        instalments: list[Instalment],
+        deferred_until: datetime | None,
+        waiver_minor: int,
+        settlement_amount_minor: int,
+        settlement_due_time: datetime | None,
+        payment_channel: str,
+        note: str,
+        approval_limit_minor: int,
+    ) -> str:
+        self._require_open()
+        terms = ArrangementState(
+            arrangement_id=str(uuid4()),
+            kind=kind,
+            status=ArrangementStatus.PENDING_APPROVAL,
+            requires_approval=False,
+            proposed_by=meta.actor,
+            instalments=instalments,
+            deferred_until=deferred_until,
+            waiver_minor=waiver_minor,
+            settlement_amount_minor=settlement_amount_minor,
+            settlement_due_time=settlement_due_time,
+        )
+        self._check_arrangement_fits_balance(terms)
+        requires_approval = terms.concession_minor(self.balance_minor) > approval_limit_minor
+        self._record(
+            Case.ArrangementProposed,
+            meta,
+            arrangement_id=terms.arrangement_id,
+            kind=kind,
+            instalments=[
+                {"amount_minor": i.amount_minor, "due_time": i.due_time} for i in instalments
+            ],
+            deferred_until=deferred_until,
+            waiver_minor=waiver_minor,
+            settlement_amount_minor=settlement_amount_minor,
+            settlement_due_time=settlement_due_time,
+            payment_channel=payment_channel,
+            requires_approval=requires_approval,
+            approval_limit_minor=approval_limit_minor,
+            note=note,
+        )
+        if not requires_approval:
+            self._approve(meta, self.arrangements[terms.arrangement_id], automatic=True, note="")
+        return terms.arrangement_id
+
+    def _check_arrangement_fits_balance(self, terms: ArrangementState) -> None:
+        if terms.kind == ArrangementKind.INSTALMENT_PLAN:
+            total = sum(i.amount_minor for i in terms.instalments)
+            if total > self.balance_minor:
+                raise Refused(
+                    "ARRANGEMENT_EXCEEDS_BALANCE",
+                    f"instalments total {total} exceed the balance {self.balance_minor}",
+                )
+        if terms.kind == ArrangementKind.WAIVER and terms.waiver_minor > self.balance_minor:
+            raise Refused("ARRANGEMENT_EXCEEDS_BALANCE", "waiver exceeds the balance")
+        if (
+            terms.kind == ArrangementKind.SETTLEMENT
+            and terms.settlement_amount_minor > self.balance_minor
+        ):
+            raise Refused("ARRANGEMENT_EXCEEDS_BALANCE", "settlement exceeds the balance")
+
+    def approve_arrangement(self, meta: CommandMeta, *, arrangement_id: str, note: str) -> None:
+        self._require_open()
+        arrangement = self.arrangements.get(arrangement_id)
+        if arrangement is None:
+            raise NotFound("arrangement", arrangement_id)
+        if arrangement.status == ArrangementStatus.APPROVED:
+            raise Refused("ARRANGEMENT_ALREADY_APPROVED", "the arrangement is already approved")
+        self._check_arrangement_fits_balance(arrangement)
+        self._approve(meta, arrangement, automatic=False, note=note)
+
+    def _approve(
+        self, meta: CommandMeta, arrangement: ArrangementState, *, automatic: bool, note: str
+    ) -> None:
+        """Approval puts the terms into force: a promise to track, or a waiver."""
+        self._record(
+            Case.ArrangementApproved,
+            meta,
+            arrangement_id=arrangement.arrangement_id,
+            automatic=automatic,
+            note=note,
+        )
+        kind = arrangement.kind
+        if kind == ArrangementKind.WAIVER:
+            self._record(
+                Case.BalanceWaived,
+                meta,
+                arrangement_id=arrangement.arrangement_id,
+                amount_minor=arrangement.waiver_minor,
+                balance_after_minor=self.balance_minor - arrangement.waiver_minor,
+            )
+            return
+        if kind == ArrangementKind.INSTALMENT_PLAN:
+            schedule = arrangement.instalments
+        elif kind == ArrangementKind.DEFERRAL:
+            assert arrangement.deferred_until is not None
+            schedule = [Instalment(self.balance_minor, arrangement.deferred_until)]
+        else:  # SETTLEMENT
+            assert arrangement.settlement_due_time is not None
+            schedule = [
+                Instalment(arrangement.settlement_amount_minor, arrangement.settlement_due_time)
+            ]
+        new_promise_id = self.record_promise(
+            meta,
+            amount_minor=sum(i.amount_minor for i in schedule),
+            due_time=schedule[-1].due_time,
+            payment_channel=arrangement.payment_channel,
+            instalments=schedule,
+            arrangement_id=arrangement.arrangement_id,
+        )
+        # The arrangement replaces whatever was promised before it.
+        for promise in list(self.promises.values()):
+            if promise.status == PromiseStatus.OPEN and promise.promise_id != new_promise_id:
+                self._record(
+                    Case.PromiseSuperseded,
+                    meta,
+                    promise_id=promise.promise_id,
+                    by_promise_id=new_promise_id,
+                    reason=f"replaced by arrangement {arrangement.arrangement_id}",
+                )
+
+    def close(self, meta: CommandMeta, *, reason: str, note: str) -> None:
+        self._require_open()
+        if reason == "PAID_IN_FULL" and self.balance_minor > 0:
+            raise Refused(
+                "BALANCE_OUTSTANDING",
+                f"a balance of {self.balance_minor} is still owed",
+                {"balance_minor": str(self.balance_minor)},
+            )
+        for promise in list(self.promises.values()):
+            if promise.status == PromiseStatus.OPEN:
+                self._record(
+                    Case.PromiseCancelled,
+                    meta,
+                    promise_id=promise.promise_id,
+                    reason=f"case closed: {reason}",
+                )
+        self._record(Case.CaseClosed, meta, reason=reason, note=note)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+    def days_past_due_at(self, instant: datetime) -> int:
+        """DPD advances one per calendar day in the debtor's zone, from the DPD at opening,
+        and stops when the case is closed or the balance is paid off."""
+        for stop in (self.closed_at, self.paid_off_at):
+            if stop is not None and stop < instant:
+                instant = stop
+        zone = ZoneInfo(self.debtor["time_zone"])
+        elapsed = (instant.astimezone(zone).date() - self.opened_at.astimezone(zone).date()).days
+        return max(self.dpd_at_open + elapsed, 0)
+
+    def stage_at(self, instant: datetime) -> Stage:
+        if self.is_closed:
+            return Stage.CLOSED
+        by_dpd = stage_for_dpd(self.days_past_due_at(instant))
+        if self.escalated_stage is None:
+            return by_dpd
+        escalated = Stage(self.escalated_stage)
+        return max(by_dpd, escalated, key=STAGE_LADDER.index)
+
+
+def _spread_over_instalments(promise: PromiseState) -> None:
+    """Show what has been paid towards each instalment, oldest first."""
+    left = promise.paid_minor
+    for instalment in promise.instalments:
+        instalment.paid_minor = min(left, instalment.amount_minor)
+        left -= instalment.paid_minor
