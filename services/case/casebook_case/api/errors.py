@@ -1,0 +1,208 @@
+"""The one place where domain errors become gRPC statuses, and where every call is logged.
+
+Each RPC handler is wrapped by `unary` or `server_stream`: the wrapper times the call,
+maps a refusal to its status code with google.rpc details, hides anything unexpected
+behind INTERNAL with an error id, and writes one log line per call.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import structlog
+from eventsourcing.persistence import OperationalError, PersistenceError
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from casebook_case.domain.errors import (
+    AlreadyExists,
+    Contention,
+    DomainError,
+    InvalidArgument,
+    NotFound,
+    Refused,
+    VersionConflict,
+)
+from casebook_common.logging import mask_text
+
+log = structlog.get_logger("casebook.rpc")
+ERROR_DOMAIN = "casebook.v1"
+
+
+def _status(code: grpc.StatusCode, message: str, *details: Any) -> grpc.Status:
+    packed = []
+    for detail in details:
+        container = any_pb2.Any()
+        container.Pack(detail)
+        packed.append(container)
+    return rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=message, details=packed)
+    )
+
+
+def error_info(reason: str, metadata: dict[str, str] | None = None) -> error_details_pb2.ErrorInfo:
+    return error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata or {})
+
+
+def status_for(error: Exception) -> grpc.Status:
+    """Domain error -> status with rich details. Messages carry no personal data."""
+    if isinstance(error, InvalidArgument):
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in error.violations
+            ]
+        )
+        return _status(
+            grpc.StatusCode.INVALID_ARGUMENT, "invalid request: " + str(error), bad_request
+        )
+    if isinstance(error, NotFound):
+        return _status(
+            grpc.StatusCode.NOT_FOUND,
+            str(error),
+            error_details_pb2.ResourceInfo(
+                resource_type=error.what, resource_name=error.identifier
+            ),
+        )
+    if isinstance(error, AlreadyExists):
+        return _status(grpc.StatusCode.ALREADY_EXISTS, str(error), error_info(error.reason))
+    if isinstance(error, VersionConflict):
+        return _status(
+            grpc.StatusCode.ABORTED,
+            "the case has changed: read it again and retry with its current version",
+            error_info("VERSION_MISMATCH", {"expected_version": str(error.expected)}),
+        )
+    if isinstance(error, Contention):
+        return _status(grpc.StatusCode.ABORTED, str(error), error_info("CONTENTION"))
+    if isinstance(error, Refused):
+        return _status(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            mask_text(error.message),
+            error_info(error.reason, error.metadata),
+            error_details_pb2.PreconditionFailure(
+                violations=[
+                    error_details_pb2.PreconditionFailure.Violation(
+                        type=error.reason, subject="case", description=mask_text(error.message)
+                    )
+                ]
+            ),
+        )
+    if isinstance(error, OperationalError):
+        return _status(
+            grpc.StatusCode.UNAVAILABLE,
+            "the case store is unavailable; retry with the same request_id",
+            error_details_pb2.RetryInfo(retry_delay={"seconds": 1}),
+        )
+    error_id = uuid.uuid4().hex[:12]
+    return _status(grpc.StatusCode.INTERNAL, f"internal error (reference {error_id})")
+
+
+def _call_fields(request: Any, context: grpc.aio.ServicerContext, method: str) -> dict[str, Any]:
+    metadata = dict(context.invocation_metadata() or ())
+    return {
+        "method": method,
+        "request_id": getattr(request, "request_id", "") or metadata.get("x-request-id", ""),
+        "case_id": getattr(request, "case_id", ""),
+        "actor": actor_of(context),
+    }
+
+
+def actor_of(context: grpc.aio.ServicerContext) -> str:
+    """Who is calling. Until authentication lands this is what the caller declares in the
+    `x-casebook-actor` metadata; it will become the verified token subject."""
+    metadata = dict(context.invocation_metadata() or ())
+    actor = str(metadata.get("x-casebook-actor", "")).strip()
+    return actor[:128] if actor else "anonymous"
+
+
+async def _fail(
+    context: grpc.aio.ServicerContext, fields: dict[str, Any], started: float, error: Exception
+) -> None:
+    status = status_for(error)
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    if status.code == grpc.StatusCode.INTERNAL or (
+        isinstance(error, PersistenceError) and not isinstance(error, DomainError)
+    ):
+        log.error(
+            "rpc",
+            status=status.code.name,
+            duration_ms=duration_ms,
+            detail=status.details,
+            error_type=type(error).__name__,
+            exc_info=error,
+            **fields,
+        )
+    else:
+        log.info("rpc", status=status.code.name, duration_ms=duration_ms, **fields)
+    await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamHandler = Callable[[Any, Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+
+
+def unary(method: Handler) -> Handler:
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        fields = _call_fields(request, context, method.__name__)
+        try:
+            response = await method(self, request, context)
+        except Exception as error:
+            await _fail(context, fields, started, error)
+            raise  # unreachable: abort raises
+        case = getattr(response, "case", None) or response
+        fields["case_id"] = fields["case_id"] or getattr(case, "case_id", "")
+        log.info(
+            "rpc",
+            status="OK",
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            **fields,
+        )
+        return response
+
+    return wrapper
+
+
+def server_stream(method: StreamHandler) -> StreamHandler:
+    @functools.wraps(method)
+    async def wrapper(
+        self: Any, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        started = time.perf_counter()
+        fields = _call_fields(request, context, method.__name__)
+        sent = 0
+        try:
+            async for item in method(self, request, context):
+                yield item
+                sent += 1
+        except Exception as error:
+            fields["messages"] = sent
+            await _fail(context, fields, started, error)
+            raise
+        finally:
+            if context.cancelled():
+                log.info(
+                    "rpc",
+                    status="CANCELLED",
+                    messages=sent,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    **fields,
+                )
+        log.info(
+            "rpc",
+            status="OK",
+            messages=sent,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            **fields,
+        )
+
+    return wrapper

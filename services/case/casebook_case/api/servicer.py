@@ -1,0 +1,335 @@
+"""CaseService over gRPC: each RPC translates its request, calls the application in a worker
+thread (the event store is synchronous), and translates the answer back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from casebook.v1 import case_pb2 as pb
+from casebook.v1 import case_service_pb2 as svc
+from casebook.v1 import case_service_pb2_grpc
+from casebook_case import commands as cmd
+from casebook_case.api.convert import (
+    case_to_proto,
+    enum_name,
+    event_to_proto,
+    target_name,
+    to_datetime,
+    to_instalments,
+)
+from casebook_case.api.errors import actor_of, server_stream, unary
+from casebook_case.api.follow import LogWatcher
+from casebook_case.application import CaseApplication, CommandResult
+from casebook_case.domain.errors import InvalidArgument
+from casebook_case.history import CASE_EVENT_CLASSES
+
+PAGE_SIZE = 500
+
+
+class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
+    def __init__(self, app: CaseApplication, watcher: LogWatcher) -> None:
+        self.app = app
+        self.watcher = watcher
+
+    async def _run(self, command: cmd.Command, context: grpc.aio.ServicerContext) -> CommandResult:
+        return await asyncio.to_thread(self.app.execute, command, actor_of(context))
+
+    def _shown(self, result: CommandResult) -> pb.Case:
+        return case_to_proto(result.case, self.app.clock.now())
+
+    async def _command(self, command: cmd.Command, context: grpc.aio.ServicerContext) -> pb.Case:
+        return self._shown(await self._run(command, context))
+
+    # ---------------------------------------------------------------- commands
+    @unary
+    async def OpenCase(
+        self, request: svc.OpenCaseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        debtor = request.debtor
+        command = cmd.OpenCase(
+            case_id="",
+            request_id=request.request_id,
+            account_id=request.account_id,
+            debtor={
+                "name": debtor.name,
+                "phone": debtor.phone,
+                "email": debtor.email,
+                "address": debtor.address,
+                "time_zone": debtor.time_zone,
+                "id_number": debtor.id_number,
+            },
+            profile=request.profile,
+            overdue_amount_minor=request.overdue_amount_minor,
+            currency=request.currency,
+            days_past_due=request.days_past_due,
+            opened_at=to_datetime(request, "opened_at"),
+        )
+        result = await asyncio.to_thread(self.app.open_case, command, actor_of(context))
+        return self._shown(result)
+
+    @unary
+    async def LogContact(
+        self, request: svc.LogContactRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        return await self._command(
+            cmd.LogContact(
+                **_common(request),
+                channel=enum_name(pb.Channel, request.channel),
+                direction=enum_name(pb.Direction, request.direction),
+                outcome=enum_name(pb.ContactOutcome, request.outcome),
+                occurred_at=to_datetime(request, "occurred_at"),
+                agent_id=request.agent_id,
+                note=request.note,
+                target=target_name(request.target),
+                debt_disclosed=request.debt_disclosed,
+            ),
+            context,
+        )
+
+    @unary
+    async def RecordPromise(
+        self, request: svc.RecordPromiseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.RecordPromiseResponse:
+        result = await self._run(
+            cmd.RecordPromise(
+                **_common(request),
+                amount_minor=request.amount_minor,
+                due_time=to_datetime(request, "due_time"),
+                payment_channel=enum_name(pb.PaymentChannel, request.payment_channel),
+                instalments=to_instalments(request.instalments),
+                replaces_promise_id=request.replaces_promise_id,
+                note=request.note,
+            ),
+            context,
+        )
+        return svc.RecordPromiseResponse(case=self._shown(result), promise_id=result.result_id)
+
+    @unary
+    async def RecordPayment(
+        self, request: svc.RecordPaymentRequest, context: grpc.aio.ServicerContext
+    ) -> svc.RecordPaymentResponse:
+        result = await self._run(
+            cmd.RecordPayment(
+                **_common(request),
+                amount_minor=request.amount_minor,
+                currency=request.currency,
+                received_at=to_datetime(request, "received_at"),
+                payment_reference=request.payment_reference,
+            ),
+            context,
+        )
+        return svc.RecordPaymentResponse(case=self._shown(result), payment_id=result.result_id)
+
+    @unary
+    async def MarkPromiseBroken(
+        self, request: svc.MarkPromiseBrokenRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        return await self._command(
+            cmd.MarkPromiseBroken(**_common(request), promise_id=request.promise_id), context
+        )
+
+    @unary
+    async def IssueLetter(
+        self, request: svc.IssueLetterRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        return await self._command(
+            cmd.IssueLetter(
+                **_common(request),
+                letter_type=enum_name(pb.LetterType, request.letter_type),
+                template_id=request.template_id,
+            ),
+            context,
+        )
+
+    @unary
+    async def Escalate(
+        self, request: svc.EscalateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        return await self._command(
+            cmd.Escalate(
+                **_common(request),
+                to_stage=enum_name(pb.Stage, request.to_stage),
+                reason=request.reason,
+            ),
+            context,
+        )
+
+    @unary
+    async def RaiseDispute(
+        self, request: svc.RaiseDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> svc.RaiseDisputeResponse:
+        result = await self._run(
+            cmd.RaiseDispute(
+                **_common(request),
+                reason=request.reason,
+                received_at=to_datetime(request, "received_at"),
+            ),
+            context,
+        )
+        return svc.RaiseDisputeResponse(case=self._shown(result), dispute_id=result.result_id)
+
+    @unary
+    async def ResolveDispute(
+        self, request: svc.ResolveDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        return await self._command(
+            cmd.ResolveDispute(
+                **_common(request), dispute_id=request.dispute_id, resolution=request.resolution
+            ),
+            context,
+        )
+
+    @unary
+    async def RecordCeaseRequest(
+        self, request: svc.RecordCeaseRequestRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        return await self._command(
+            cmd.RecordCeaseRequest(
+                **_common(request),
+                channel=enum_name(pb.Channel, request.channel),
+                received_at=to_datetime(request, "received_at"),
+                note=request.note,
+            ),
+            context,
+        )
+
+    @unary
+    async def ProposeArrangement(
+        self, request: svc.ProposeArrangementRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ProposeArrangementResponse:
+        result = await self._run(
+            cmd.ProposeArrangement(
+                **_common(request),
+                kind=enum_name(pb.ArrangementKind, request.kind),
+                instalments=to_instalments(request.instalments),
+                deferred_until=to_datetime(request, "deferred_until"),
+                waiver_minor=request.waiver_minor,
+                settlement_amount_minor=request.settlement_amount_minor,
+                settlement_due_time=to_datetime(request, "settlement_due_time"),
+                payment_channel=enum_name(pb.PaymentChannel, request.payment_channel),
+                note=request.note,
+            ),
+            context,
+        )
+        return svc.ProposeArrangementResponse(
+            case=self._shown(result), arrangement_id=result.result_id
+        )
+
+    @unary
+    async def ApproveArrangement(
+        self, request: svc.ApproveArrangementRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        return await self._command(
+            cmd.ApproveArrangement(
+                **_common(request), arrangement_id=request.arrangement_id, note=request.note
+            ),
+            context,
+        )
+
+    @unary
+    async def CloseCase(
+        self, request: svc.CloseCaseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        return await self._command(
+            cmd.CloseCase(
+                **_common(request),
+                reason=enum_name(pb.CloseReason, request.reason),
+                note=request.note,
+            ),
+            context,
+        )
+
+    # ------------------------------------------------------------------- reads
+    @unary
+    async def GetCase(
+        self, request: svc.GetCaseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        case, at = await asyncio.to_thread(
+            self.app.get_case,
+            request.case_id,
+            as_of_version=request.as_of_version,
+            as_of_time=to_datetime(request, "as_of_time"),
+        )
+        return case_to_proto(case, at)
+
+    @server_stream
+    async def GetCaseHistory(
+        self, request: svc.GetCaseHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.CaseEvent]:
+        unknown = [t for t in request.types if t not in CASE_EVENT_CLASSES]
+        if unknown:
+            raise InvalidArgument.single("types", f"unknown event types: {', '.join(unknown)}")
+        if request.from_version < 0:
+            raise InvalidArgument.single("from_version", "must not be negative")
+        wanted = set(request.types)
+        events = self.app.history(request.case_id, from_version=request.from_version or 1)
+        while True:
+            page = await asyncio.to_thread(_take, events, PAGE_SIZE)
+            for event in page:
+                if not wanted or type(event).__name__ in wanted:
+                    yield event_to_proto(event)
+            if len(page) < PAGE_SIZE:
+                return
+
+    @server_stream
+    async def SubscribeEvents(
+        self, request: svc.SubscribeEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[svc.SubscribeEventsResponse]:
+        """Catch up from after_position, then follow. One page is read only after the one
+        before has been handed to gRPC, so a slow consumer holds one page, not the log."""
+        if request.after_position < 0:
+            raise InvalidArgument.single("after_position", "must not be negative")
+        position = request.after_position
+        while True:
+            head = self.watcher.head
+            page = await asyncio.to_thread(self.app.read_log, position, PAGE_SIZE)
+            for event_position, event in page:
+                yield svc.SubscribeEventsResponse(event=event_to_proto(event, event_position))
+                position = event_position
+            if len(page) < PAGE_SIZE:
+                # Everything committed up to `head` has been read: wait for more.
+                position = max(position, head)
+                await self.watcher.wait_beyond(head)
+
+    # ------------------------------------------------------- not built yet
+    async def _unimplemented(self, context: grpc.aio.ServicerContext, name: str) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not available yet")
+
+    async def ListCases(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context, "ListCases")
+
+    async def CheckContactPermitted(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context, "CheckContactPermitted")
+
+    async def VerifyCaseHistory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context, "VerifyCaseHistory")
+
+    async def GetLedgerDigest(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context, "GetLedgerDigest")
+
+    async def ImportPayments(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context, "ImportPayments")
+
+    async def GetPortfolioStats(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context, "GetPortfolioStats")
+
+
+def _common(request: Any) -> dict[str, Any]:
+    return {
+        "case_id": request.case_id,
+        "request_id": request.request_id,
+        "expected_version": request.expected_version,
+    }
+
+
+def _take(iterator: Any, count: int) -> list[Any]:
+    taken = []
+    for item in iterator:
+        taken.append(item)
+        if len(taken) == count:
+            break
+    return taken

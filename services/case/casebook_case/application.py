@@ -1,0 +1,321 @@
+"""The case application: runs commands against stored cases, safely under retries and
+concurrent writers, and reads cases, histories and the global log back."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from casebook_case.commands import Command, OpenCase, Policy, RecordPayment
+from casebook_case.domain.case import Case, CommandMeta
+from casebook_case.domain.claims import UniqueKey, derived_id
+from casebook_case.domain.errors import (
+    AlreadyExists,
+    Contention,
+    InvalidArgument,
+    NotFound,
+    VersionConflict,
+)
+from casebook_case.domain.values import (
+    ArrangementState,
+    ContactState,
+    DisputeState,
+    Instalment,
+    LetterState,
+    PaymentState,
+    PromiseState,
+    RequestRecord,
+)
+from casebook_case.history import CASE_EVENT_TOPICS
+from casebook_common.clock import Clock, SystemClock
+
+# Names are stored in snapshots: never rename.
+_STATE_CLASSES = (
+    Instalment,
+    PromiseState,
+    PaymentState,
+    ArrangementState,
+    DisputeState,
+    LetterState,
+    ContactState,
+    RequestRecord,
+)
+
+
+class DataclassAsDict(Transcoding):
+    """Stores a state dataclass as its fields; nested values go through the transcoder."""
+
+    def __init__(self, cls: type) -> None:
+        self.type = cls
+        self.name = cls.__name__
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type(**data)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    case: Case
+    result_id: str = ""
+    replayed: bool = False  # a retry answered from the stored outcome; nothing written
+
+
+def sqlalchemy_url(db_url: str) -> str:
+    """Make sure a SQLite file's folder exists, and let writers wait for each other."""
+    if db_url.startswith("sqlite:///") and ":memory:" not in db_url:
+        path = Path(db_url.removeprefix("sqlite:///").split("?")[0])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if "timeout=" not in db_url:
+            db_url += ("&" if "?" in db_url else "?") + "timeout=30"
+    return db_url
+
+
+class CaseApplication(Application[UUID]):
+    # The name prefixes the tables: casebook_events, casebook_snapshots.
+    name = "casebook"
+    snapshotting_intervals = {Case: 100}
+    MAX_ATTEMPTS = 40
+
+    def __init__(
+        self,
+        db_url: str,
+        *,
+        clock: Clock | None = None,
+        policy: Policy | None = None,
+        cache_size: int = 1000,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.policy = policy or Policy()
+        # One lock per stripe of cases: commands on one case in this process wait for
+        # each other instead of colliding; other replicas are handled by retrying.
+        self._case_locks = [threading.Lock() for _ in range(256)]
+        self._listeners: list[Callable[[], None]] = []
+        super().__init__(
+            env={
+                "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+                "SQLALCHEMY_URL": sqlalchemy_url(db_url),
+                "AGGREGATE_CACHE_MAXSIZE": str(cache_size),
+                "CREATE_TABLE": "y",
+            }
+        )
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for cls in _STATE_CLASSES:
+            transcoder.register(DataclassAsDict(cls))
+
+    # ---------------------------------------------------------------- commands
+    def open_case(self, command: OpenCase, actor: str) -> CommandResult:
+        """Idempotent on request_id: the case id is derived from it."""
+        command.validate_open(self.clock.now(), self.policy)
+        case_id = derived_id("open-case", command.request_id)
+        fingerprint = command.fingerprint()
+        with self._lock_for(case_id):
+            for _ in range(self.MAX_ATTEMPTS):
+                existing = self._find(case_id)
+                if existing is not None:
+                    return self._replay(existing, command.request_id, fingerprint)
+                now = self.clock.now()
+                case = Case.open(
+                    case_id,
+                    CommandMeta(actor, now, command.request_id, fingerprint),
+                    account_id=command.account_id,
+                    debtor=dict(command.debtor),
+                    profile=command.profile or self.policy.default_profile,
+                    currency=command.currency,
+                    overdue_amount_minor=command.overdue_amount_minor,
+                    days_past_due=command.days_past_due,
+                    opened_at=command.opened_at or now,
+                )
+                try:
+                    self.save(case)
+                except IntegrityError:
+                    continue  # another replica opened it first: answer as a retry
+                return CommandResult(case)
+        raise Contention("too many concurrent attempts to open this case")
+
+    def execute(self, command: Command, actor: str) -> CommandResult:
+        """Run a command on an existing case: validated, idempotent, retried on conflicts."""
+        command.validate(self.clock.now())
+        case_id = parse_case_id(command.case_id)
+        fingerprint = command.fingerprint()
+        with self._lock_for(case_id):
+            for attempt in range(self.MAX_ATTEMPTS):
+                case = self._get(case_id)
+                if command.request_id and command.request_id in case.requests:
+                    return self._replay(case, command.request_id, fingerprint)
+                previous = self._previous_payment(case, command)
+                if previous is not None:
+                    return previous
+                if command.expected_version and case.version != command.expected_version:
+                    raise VersionConflict(command.expected_version, case.version)
+                meta = CommandMeta(actor, self.clock.now(), command.request_id, fingerprint)
+                result_id = command.run(case, meta, self.policy)
+                if not case.pending_events:
+                    return CommandResult(case, result_id)  # nothing to change (a no-op)
+                claims = self._claims(case, command, meta)
+                try:
+                    self.save(case, *claims)
+                except IntegrityError:
+                    # Someone else wrote this case (or claimed the key) since we read it.
+                    if command.expected_version:
+                        raise VersionConflict(command.expected_version, -1) from None
+                    time.sleep(random.uniform(0, min(0.1, 0.002 * 2**attempt)))
+                    continue
+                return CommandResult(case, result_id)
+        raise Contention("too many concurrent writers on this case; retry later")
+
+    def _replay(self, case: Case, request_id: str, fingerprint: str) -> CommandResult:
+        record = case.requests[request_id]
+        if record.fingerprint != fingerprint:
+            raise AlreadyExists(
+                "REQUEST_ID_REUSED", "request_id was already used for a different request"
+            )
+        original = self.repository.get(case.id, version=record.version)
+        return CommandResult(original, record.result_id, replayed=True)
+
+    def _previous_payment(self, case: Case, command: Command) -> CommandResult | None:
+        """RecordPayment is idempotent on payment_reference, with or without request_id."""
+        if not isinstance(command, RecordPayment):
+            return None
+        payment_id = case.payment_references.get(command.payment_reference)
+        if payment_id is None:
+            return None
+        payment = next(p for p in case.payments if p.payment_id == payment_id)
+        if payment.amount_minor != command.amount_minor or (
+            command.currency and command.currency != case.currency
+        ):
+            raise AlreadyExists(
+                "PAYMENT_REFERENCE_REUSED",
+                "payment_reference was already recorded with a different amount",
+            )
+        return CommandResult(case, payment_id, replayed=True)
+
+    def _claims(self, case: Case, command: Command, meta: CommandMeta) -> list[UniqueKey]:
+        if not isinstance(command, RecordPayment):
+            return []
+        key = f"payment-reference:{command.payment_reference}"
+        claim = self._find_claim(key)
+        if claim is not None and claim.case_id != str(case.id):
+            raise AlreadyExists(
+                "PAYMENT_REFERENCE_REUSED",
+                "payment_reference was already recorded on another case",
+            )
+        return [UniqueKey.claim(key, str(case.id), meta.now)]
+
+    def _find_claim(self, key: str) -> UniqueKey | None:
+        try:
+            return self.repository.get(derived_id("unique-key", key))
+        except AggregateNotFoundError:
+            return None
+
+    def _lock_for(self, case_id: UUID) -> threading.Lock:
+        return self._case_locks[case_id.int % len(self._case_locks)]
+
+    # ------------------------------------------------------------------- reads
+    def _find(self, case_id: UUID) -> Case | None:
+        try:
+            case = self.repository.get(case_id)
+        except AggregateNotFoundError:
+            return None
+        return case if isinstance(case, Case) else None
+
+    def _get(self, case_id: UUID) -> Case:
+        case = self._find(case_id)
+        if case is None:
+            raise NotFound("case", str(case_id))
+        return case
+
+    def get_case(
+        self, case_id: str, *, as_of_version: int = 0, as_of_time: datetime | None = None
+    ) -> tuple[Case, datetime]:
+        """The case now, or as it stood after a version or at a recorded instant; with the
+        instant its days past due are to be counted at."""
+        if as_of_version and as_of_time:
+            raise InvalidArgument.single("as_of_time", "give as_of_version or as_of_time, not both")
+        if as_of_version < 0:
+            raise InvalidArgument.single("as_of_version", "must not be negative")
+        uuid = parse_case_id(case_id)
+        current = self._get(uuid)
+        if as_of_time is not None:
+            version = self._version_at(uuid, current.version, as_of_time)
+            if version == 0:
+                raise NotFound("case at that time", case_id)
+            return self.repository.get(uuid, version=version), as_of_time
+        if as_of_version:
+            if as_of_version > current.version:
+                raise NotFound(f"version {as_of_version} of case", case_id)
+            past = self.repository.get(uuid, version=as_of_version)
+            return past, past.last_recorded_at
+        return current, self.clock.now()
+
+    def _version_at(self, case_id: UUID, head: int, instant: datetime) -> int:
+        """Last version recorded at or before `instant`: recorded_at never decreases along
+        a case's versions, so a binary search reads about log2(versions) events."""
+        low, high = 0, head
+        while low < high:
+            middle = (low + high + 1) // 2
+            (event,) = self.events.get(case_id, gt=middle - 1, lte=middle)
+            if event.timestamp <= instant:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    def history(
+        self, case_id: str, *, from_version: int = 1, page_size: int = 500
+    ) -> Iterator[Case.Event]:
+        """Every event of the case in version order, read a page at a time."""
+        uuid = parse_case_id(case_id)
+        self._get(uuid)
+        after = max(from_version, 1) - 1
+        while True:
+            page = list(self.events.get(uuid, gt=after, limit=page_size))
+            yield from page  # type: ignore[misc]
+            if len(page) < page_size:
+                return
+            after = page[-1].originator_version
+
+    def read_log(self, after_position: int, limit: int = 500) -> list[tuple[int, Case.Event]]:
+        """Case events in commit order after a position (other records are skipped)."""
+        notifications = self.recorder.select_notifications(
+            start=after_position + 1, limit=limit, topics=CASE_EVENT_TOPICS
+        )
+        return [(n.id, self.mapper.to_domain_event(n)) for n in notifications]  # type: ignore[misc]
+
+    def head_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    # ------------------------------------------------------------- followers
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Called (from the writing thread) after each local commit: wakes followers at once
+        instead of at their next poll."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        self._listeners.remove(listener)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+
+def parse_case_id(case_id: str) -> UUID:
+    try:
+        return UUID(case_id)
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidArgument.single("case_id", "is not a case id") from None

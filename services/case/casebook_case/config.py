@@ -1,0 +1,68 @@
+"""Case service settings, read from CASEBOOK_* environment variables (see README)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class CaseConfig:
+    db_url: str = "sqlite:///var/casebook-case.db"
+    listen: str = "127.0.0.1:50051"
+    log_format: str = "json"
+    log_level: str = "INFO"
+    default_profile: str = "CN"
+    approval_limit_minor: int = 50_000
+    cache_size: int = 1000
+    worker_threads: int = 16
+    shutdown_grace_seconds: float = 10.0
+    max_message_bytes: int = 4 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> CaseConfig:
+        def text(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        def number(name: str, default: float, kind: type = int) -> object:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+            if value < 0:
+                raise ConfigError(f"{name} must not be negative")
+            return value
+
+        config = cls(
+            db_url=text("CASEBOOK_CASE_DB_URL", cls.db_url),
+            listen=text("CASEBOOK_CASE_LISTEN", cls.listen),
+            log_format=text("CASEBOOK_LOG_FORMAT", cls.log_format),
+            log_level=text("CASEBOOK_LOG_LEVEL", cls.log_level),
+            default_profile=text("CASEBOOK_DEFAULT_PROFILE", cls.default_profile),
+            approval_limit_minor=number(  # type: ignore[arg-type]
+                "CASEBOOK_ARRANGEMENT_APPROVAL_LIMIT_MINOR", cls.approval_limit_minor
+            ),
+            cache_size=number("CASEBOOK_CASE_CACHE_SIZE", cls.cache_size),  # type: ignore[arg-type]
+            worker_threads=number("CASEBOOK_CASE_WORKER_THREADS", cls.worker_threads),  # type: ignore[arg-type]
+            shutdown_grace_seconds=number(  # type: ignore[arg-type]
+                "CASEBOOK_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, float
+            ),
+            max_message_bytes=number("CASEBOOK_MAX_MESSAGE_BYTES", cls.max_message_bytes),  # type: ignore[arg-type]
+        )
+        if config.log_format not in ("json", "console"):
+            raise ConfigError("CASEBOOK_LOG_FORMAT must be json or console")
+        if not config.db_url.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ConfigError(
+                "CASEBOOK_CASE_DB_URL must be a sqlite:/// or postgresql+psycopg:// URL"
+            )
+        if config.worker_threads < 1:
+            raise ConfigError("CASEBOOK_CASE_WORKER_THREADS must be at least 1")
+        return config
