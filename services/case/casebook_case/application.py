@@ -3,6 +3,7 @@ concurrent writers, and reads cases, histories and the global log back."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import threading
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -67,9 +68,19 @@ class DataclassAsDict(Transcoding):
         return self.type(**data)
 
 
+T = TypeVar("T")
+# How a caller wants to see a case: built while the case is locked (see _lock_for).
+Show = Callable[[Case, datetime], Any]
+
+
+def as_is(case: Case, at: datetime) -> Case:
+    """The case object itself: for in-process callers that use it straight away."""
+    return case
+
+
 @dataclass(frozen=True)
-class CommandResult:
-    case: Case
+class CommandResult(Generic[T]):
+    case: T  # what `show` made of the case after the command
     result_id: str = ""
     replayed: bool = False  # a retry answered from the stored outcome; nothing written
 
@@ -109,6 +120,10 @@ class CaseApplication(Application[UUID]):
                 "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
                 "SQLALCHEMY_URL": sqlalchemy_url(db_url),
                 "AGGREGATE_CACHE_MAXSIZE": str(cache_size),
+                # Copying a cached case costs as much as the case is long. Instead each
+                # case is only used under its lock, views are made under that lock, and a
+                # case a command failed on is dropped from the cache (_evict).
+                "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
                 "CREATE_TABLE": "y",
             }
         )
@@ -119,7 +134,7 @@ class CaseApplication(Application[UUID]):
             transcoder.register(DataclassAsDict(cls))
 
     # ---------------------------------------------------------------- commands
-    def open_case(self, command: OpenCase, actor: str) -> CommandResult:
+    def open_case(self, command: OpenCase, actor: str, show: Show = as_is) -> CommandResult:
         """Idempotent on request_id: the case id is derived from it."""
         command.validate_open(self.clock.now(), self.policy)
         case_id = derived_id("open-case", command.request_id)
@@ -128,7 +143,7 @@ class CaseApplication(Application[UUID]):
             for _ in range(self.MAX_ATTEMPTS):
                 existing = self._find(case_id)
                 if existing is not None:
-                    return self._replay(existing, command.request_id, fingerprint)
+                    return self._replay(existing, command.request_id, fingerprint, show)
                 now = self.clock.now()
                 case = Case.open(
                     case_id,
@@ -145,10 +160,10 @@ class CaseApplication(Application[UUID]):
                     self.save(case)
                 except IntegrityError:
                     continue  # another replica opened it first: answer as a retry
-                return CommandResult(case)
+                return CommandResult(show(case, self.clock.now()))
         raise Contention("too many concurrent attempts to open this case")
 
-    def execute(self, command: Command, actor: str) -> CommandResult:
+    def execute(self, command: Command, actor: str, show: Show = as_is) -> CommandResult:
         """Run a command on an existing case: validated, idempotent, retried on conflicts."""
         command.validate(self.clock.now())
         case_id = parse_case_id(command.case_id)
@@ -157,39 +172,49 @@ class CaseApplication(Application[UUID]):
             for attempt in range(self.MAX_ATTEMPTS):
                 case = self._get(case_id)
                 if command.request_id and command.request_id in case.requests:
-                    return self._replay(case, command.request_id, fingerprint)
+                    return self._replay(case, command.request_id, fingerprint, show)
                 previous = self._previous_payment(case, command)
                 if previous is not None:
-                    return previous
+                    return CommandResult(show(case, self.clock.now()), previous, replayed=True)
                 if command.expected_version and case.version != command.expected_version:
                     raise VersionConflict(command.expected_version, case.version)
                 meta = CommandMeta(actor, self.clock.now(), command.request_id, fingerprint)
-                result_id = command.run(case, meta, self.policy)
-                if not case.pending_events:
-                    return CommandResult(case, result_id)  # nothing to change (a no-op)
-                claims = self._claims(case, command, meta)
                 try:
-                    self.save(case, *claims)
+                    result_id = command.run(case, meta, self.policy)
+                    if not case.pending_events:  # nothing to change (a no-op)
+                        return CommandResult(show(case, meta.now), result_id)
+                    self.save(case, *self._claims(case, command, meta))
                 except IntegrityError:
                     # Someone else wrote this case (or claimed the key) since we read it.
+                    self._evict(case_id)
                     if command.expected_version:
                         raise VersionConflict(command.expected_version, -1) from None
                     time.sleep(random.uniform(0, min(0.1, 0.002 * 2**attempt)))
                     continue
-                return CommandResult(case, result_id)
+                except BaseException:
+                    self._evict(case_id)  # the cached case may hold half a command
+                    raise
+                return CommandResult(show(case, meta.now), result_id)
         raise Contention("too many concurrent writers on this case; retry later")
 
-    def _replay(self, case: Case, request_id: str, fingerprint: str) -> CommandResult:
+    def _evict(self, case_id: UUID) -> None:
+        cache = self.repository.cache
+        if cache is not None:
+            with contextlib.suppress(KeyError):
+                cache.get(case_id, evict=True)
+
+    def _replay(self, case: Case, request_id: str, fingerprint: str, show: Show) -> CommandResult:
         record = case.requests[request_id]
         if record.fingerprint != fingerprint:
             raise AlreadyExists(
                 "REQUEST_ID_REUSED", "request_id was already used for a different request"
             )
-        original = self.repository.get(case.id, version=record.version)
-        return CommandResult(original, record.result_id, replayed=True)
+        original: Case = self.repository.get(case.id, version=record.version)
+        return CommandResult(show(original, self.clock.now()), record.result_id, replayed=True)
 
-    def _previous_payment(self, case: Case, command: Command) -> CommandResult | None:
-        """RecordPayment is idempotent on payment_reference, with or without request_id."""
+    def _previous_payment(self, case: Case, command: Command) -> str | None:
+        """RecordPayment is idempotent on payment_reference, with or without request_id:
+        returns the id of the payment already recorded under it."""
         if not isinstance(command, RecordPayment):
             return None
         payment_id = case.payment_references.get(command.payment_reference)
@@ -203,7 +228,7 @@ class CaseApplication(Application[UUID]):
                 "PAYMENT_REFERENCE_REUSED",
                 "payment_reference was already recorded with a different amount",
             )
-        return CommandResult(case, payment_id, replayed=True)
+        return payment_id
 
     def _claims(self, case: Case, command: Command, meta: CommandMeta) -> list[UniqueKey]:
         if not isinstance(command, RecordPayment):
@@ -241,27 +266,34 @@ class CaseApplication(Application[UUID]):
         return case
 
     def get_case(
-        self, case_id: str, *, as_of_version: int = 0, as_of_time: datetime | None = None
-    ) -> tuple[Case, datetime]:
-        """The case now, or as it stood after a version or at a recorded instant; with the
-        instant its days past due are to be counted at."""
+        self,
+        case_id: str,
+        *,
+        as_of_version: int = 0,
+        as_of_time: datetime | None = None,
+        show: Show = as_is,
+    ) -> Any:
+        """The case now, or as it stood after a version or at a recorded instant, shown at
+        the instant its days past due are to be counted at."""
         if as_of_version and as_of_time:
             raise InvalidArgument.single("as_of_time", "give as_of_version or as_of_time, not both")
         if as_of_version < 0:
             raise InvalidArgument.single("as_of_version", "must not be negative")
         uuid = parse_case_id(case_id)
-        current = self._get(uuid)
+        with self._lock_for(uuid):
+            current = self._get(uuid)
+            if not as_of_time and not as_of_version:
+                return show(current, self.clock.now())
+            head = current.version
         if as_of_time is not None:
-            version = self._version_at(uuid, current.version, as_of_time)
+            version = self._version_at(uuid, head, as_of_time)
             if version == 0:
                 raise NotFound("case at that time", case_id)
-            return self.repository.get(uuid, version=version), as_of_time
-        if as_of_version:
-            if as_of_version > current.version:
-                raise NotFound(f"version {as_of_version} of case", case_id)
-            past = self.repository.get(uuid, version=as_of_version)
-            return past, past.last_recorded_at
-        return current, self.clock.now()
+            return show(self.repository.get(uuid, version=version), as_of_time)
+        if as_of_version > head:
+            raise NotFound(f"version {as_of_version} of case", case_id)
+        past: Case = self.repository.get(uuid, version=as_of_version)
+        return show(past, past.last_recorded_at)
 
     def _version_at(self, case_id: UUID, head: int, instant: datetime) -> int:
         """Last version recorded at or before `instant`: recorded_at never decreases along
@@ -281,7 +313,8 @@ class CaseApplication(Application[UUID]):
     ) -> Iterator[Case.Event]:
         """Every event of the case in version order, read a page at a time."""
         uuid = parse_case_id(case_id)
-        self._get(uuid)
+        with self._lock_for(uuid):
+            self._get(uuid)
         after = max(from_version, 1) - 1
         while True:
             page = list(self.events.get(uuid, gt=after, limit=page_size))

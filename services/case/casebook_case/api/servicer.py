@@ -36,10 +36,11 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
         self.watcher = watcher
 
     async def _run(self, command: cmd.Command, context: grpc.aio.ServicerContext) -> CommandResult:
-        return await asyncio.to_thread(self.app.execute, command, actor_of(context))
+        return await asyncio.to_thread(self.app.execute, command, actor_of(context), case_to_proto)
 
-    def _shown(self, result: CommandResult) -> pb.Case:
-        return case_to_proto(result.case, self.app.clock.now())
+    @staticmethod
+    def _shown(result: CommandResult) -> pb.Case:
+        return result.case
 
     async def _command(self, command: cmd.Command, context: grpc.aio.ServicerContext) -> pb.Case:
         return self._shown(await self._run(command, context))
@@ -68,7 +69,9 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
             days_past_due=request.days_past_due,
             opened_at=to_datetime(request, "opened_at"),
         )
-        result = await asyncio.to_thread(self.app.open_case, command, actor_of(context))
+        result = await asyncio.to_thread(
+            self.app.open_case, command, actor_of(context), case_to_proto
+        )
         return self._shown(result)
 
     @unary
@@ -248,13 +251,13 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
     async def GetCase(
         self, request: svc.GetCaseRequest, context: grpc.aio.ServicerContext
     ) -> pb.Case:
-        case, at = await asyncio.to_thread(
+        return await asyncio.to_thread(
             self.app.get_case,
             request.case_id,
             as_of_version=request.as_of_version,
             as_of_time=to_datetime(request, "as_of_time"),
+            show=case_to_proto,
         )
-        return case_to_proto(case, at)
 
     @server_stream
     async def GetCaseHistory(
