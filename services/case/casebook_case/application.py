@@ -30,6 +30,7 @@ from casebook_case.domain.errors import (
 )
 from casebook_case.domain.values import (
     ArrangementState,
+    ArrangementTerms,
     ContactState,
     DisputeState,
     Instalment,
@@ -46,6 +47,7 @@ _STATE_CLASSES = (
     Instalment,
     PromiseState,
     PaymentState,
+    ArrangementTerms,
     ArrangementState,
     DisputeState,
     LetterState,

@@ -19,6 +19,7 @@ from casebook_case.domain.letters import ISSUER_PHONE, choose_template, content_
 from casebook_case.domain.values import (
     STAGE_LADDER,
     ArrangementKind,
+    ArrangementTerms,
     Channel,
     CloseReason,
     ContactTarget,
@@ -419,44 +420,29 @@ class RecordCeaseRequest(Command):
 
 @dataclass(frozen=True)
 class ProposeArrangement(Command):
-    kind: str = ""
-    instalments: list[Instalment] = field(default_factory=list)
-    deferred_until: datetime | None = None
-    waiver_minor: int = 0
-    settlement_amount_minor: int = 0
-    settlement_due_time: datetime | None = None
-    payment_channel: str = ""
-    note: str = ""
+    terms: ArrangementTerms = field(default_factory=lambda: ArrangementTerms(kind=""))
 
     def check(self, v: Violations, now: datetime) -> None:
-        v.choice("kind", self.kind, ArrangementKind)
-        v.limit_text("note", self.note, MAX_NOTE_LENGTH)
-        if self.payment_channel:
-            v.choice("payment_channel", self.payment_channel, PaymentChannel)
-        if self.kind == ArrangementKind.INSTALMENT_PLAN:
-            if len(self.instalments) < 2:
+        terms = self.terms
+        v.choice("kind", terms.kind, ArrangementKind)
+        v.limit_text("note", terms.note, MAX_NOTE_LENGTH)
+        if terms.payment_channel:
+            v.choice("payment_channel", terms.payment_channel, PaymentChannel)
+        if terms.kind == ArrangementKind.INSTALMENT_PLAN:
+            if len(terms.instalments) < 2:
                 v.add("instalments", "an instalment plan needs at least two instalments")
-            _check_instalments(v, "instalments", self.instalments, now)
-        elif self.kind == ArrangementKind.DEFERRAL:
-            v.in_future("deferred_until", self.deferred_until, now)
-        elif self.kind == ArrangementKind.WAIVER:
-            v.positive_amount("waiver_minor", self.waiver_minor)
-        elif self.kind == ArrangementKind.SETTLEMENT:
-            v.positive_amount("settlement_amount_minor", self.settlement_amount_minor)
-            v.in_future("settlement_due_time", self.settlement_due_time, now)
+            _check_instalments(v, "instalments", terms.instalments, now)
+        elif terms.kind == ArrangementKind.DEFERRAL:
+            v.in_future("deferred_until", terms.deferred_until, now)
+        elif terms.kind == ArrangementKind.WAIVER:
+            v.positive_amount("waiver_minor", terms.waiver_minor)
+        elif terms.kind == ArrangementKind.SETTLEMENT:
+            v.positive_amount("settlement_amount_minor", terms.settlement_amount_minor)
+            v.in_future("settlement_due_time", terms.settlement_due_time, now)
 
     def run(self, case: Case, meta: CommandMeta, policy: Policy) -> str:
         return case.propose_arrangement(
-            meta,
-            kind=self.kind,
-            instalments=list(self.instalments),
-            deferred_until=self.deferred_until,
-            waiver_minor=self.waiver_minor,
-            settlement_amount_minor=self.settlement_amount_minor,
-            settlement_due_time=self.settlement_due_time,
-            payment_channel=self.payment_channel,
-            note=self.note,
-            approval_limit_minor=policy.approval_limit_minor,
+            meta, terms=self.terms, approval_limit_minor=policy.approval_limit_minor
         )
 
 

@@ -60,6 +60,15 @@ def to_instalments(messages: Any) -> list[Instalment]:
     ]
 
 
+def instalments_to_proto(instalments: list[Instalment]) -> list[pb.Instalment]:
+    return [
+        pb.Instalment(
+            amount_minor=i.amount_minor, due_time=to_timestamp(i.due_time), paid_minor=i.paid_minor
+        )
+        for i in instalments
+    ]
+
+
 def etag(case: Case) -> str:
     return hashlib.sha256(f"{case.id}:{case.version}".encode()).hexdigest()[:20]
 
@@ -88,14 +97,7 @@ def case_to_proto(case: Case, at: datetime) -> pb.Case:
                 payment_channel=pb.PaymentChannel.Value(p.payment_channel),
                 status=pb.Promise.Status.Value(p.status),
                 paid_minor=p.paid_minor,
-                instalments=[
-                    pb.Instalment(
-                        amount_minor=i.amount_minor,
-                        due_time=to_timestamp(i.due_time),
-                        paid_minor=i.paid_minor,
-                    )
-                    for i in p.instalments
-                ],
+                instalments=instalments_to_proto(p.instalments),
                 recorded_at=to_timestamp(p.recorded_at),
                 arrangement_id=p.arrangement_id,
                 replaced_by_promise_id=p.replaced_by_promise_id,
@@ -118,20 +120,17 @@ def case_to_proto(case: Case, at: datetime) -> pb.Case:
         arrangements=[
             pb.Arrangement(
                 arrangement_id=a.arrangement_id,
-                kind=pb.ArrangementKind.Value(a.kind),
+                kind=pb.ArrangementKind.Value(a.terms.kind),
                 status=pb.Arrangement.Status.Value(a.status),
-                instalments=[
-                    pb.Instalment(amount_minor=i.amount_minor, due_time=to_timestamp(i.due_time))
-                    for i in a.instalments
-                ],
-                deferred_until=to_timestamp(a.deferred_until),
-                waiver_minor=a.waiver_minor,
-                settlement_amount_minor=a.settlement_amount_minor,
-                settlement_due_time=to_timestamp(a.settlement_due_time),
+                instalments=instalments_to_proto(a.terms.instalments),
+                deferred_until=to_timestamp(a.terms.deferred_until),
+                waiver_minor=a.terms.waiver_minor,
+                settlement_amount_minor=a.terms.settlement_amount_minor,
+                settlement_due_time=to_timestamp(a.terms.settlement_due_time),
                 requires_approval=a.requires_approval,
                 proposed_by=a.proposed_by,
                 approved_by=a.approved_by,
-                note=a.note,
+                note=a.terms.note,
             )
             for a in case.arrangements.values()
         ],

@@ -25,6 +25,7 @@ from casebook_case.api.errors import actor_of, server_stream, unary
 from casebook_case.api.follow import LogWatcher
 from casebook_case.application import CaseApplication, CommandResult
 from casebook_case.domain.errors import InvalidArgument
+from casebook_case.domain.values import ArrangementTerms
 from casebook_case.history import CASE_EVENT_CLASSES
 
 PAGE_SIZE = 500
@@ -207,14 +208,16 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
         result = await self._run(
             cmd.ProposeArrangement(
                 **_common(request),
-                kind=enum_name(pb.ArrangementKind, request.kind),
-                instalments=to_instalments(request.instalments),
-                deferred_until=to_datetime(request, "deferred_until"),
-                waiver_minor=request.waiver_minor,
-                settlement_amount_minor=request.settlement_amount_minor,
-                settlement_due_time=to_datetime(request, "settlement_due_time"),
-                payment_channel=enum_name(pb.PaymentChannel, request.payment_channel),
-                note=request.note,
+                terms=ArrangementTerms(
+                    kind=enum_name(pb.ArrangementKind, request.kind),
+                    instalments=to_instalments(request.instalments),
+                    deferred_until=to_datetime(request, "deferred_until"),
+                    waiver_minor=request.waiver_minor,
+                    settlement_amount_minor=request.settlement_amount_minor,
+                    settlement_due_time=to_datetime(request, "settlement_due_time"),
+                    payment_channel=enum_name(pb.PaymentChannel, request.payment_channel),
+                    note=request.note,
+                ),
             ),
             context,
         )

@@ -7,7 +7,7 @@ Event class paths are stored with every event: do not rename or move them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -21,6 +21,7 @@ from casebook_case.domain.values import (
     ArrangementKind,
     ArrangementState,
     ArrangementStatus,
+    ArrangementTerms,
     ContactState,
     DisputeState,
     Instalment,
@@ -151,7 +152,7 @@ class Case(Aggregate):
         amount_minor: int
         due_time: datetime
         payment_channel: str
-        instalments: list[dict[str, Any]]
+        instalments: list[Instalment]
         arrangement_id: str
         note: str
 
@@ -161,10 +162,7 @@ class Case(Aggregate):
                 amount_minor=self.amount_minor,
                 due_time=self.due_time,
                 payment_channel=self.payment_channel,
-                instalments=[
-                    Instalment(amount_minor=i["amount_minor"], due_time=i["due_time"])
-                    for i in self.instalments
-                ],
+                instalments=_fresh(self.instalments),
                 recorded_at=self.timestamp,
                 arrangement_id=self.arrangement_id,
             )
@@ -297,34 +295,17 @@ class Case(Aggregate):
 
     class ArrangementProposed(Event):
         arrangement_id: str
-        kind: str
-        instalments: list[dict[str, Any]]
-        deferred_until: datetime | None
-        waiver_minor: int
-        settlement_amount_minor: int
-        settlement_due_time: datetime | None
-        payment_channel: str
+        terms: ArrangementTerms
         requires_approval: bool
         approval_limit_minor: int
-        note: str
 
         def evolve(self, case: Case) -> None:
             case.arrangements[self.arrangement_id] = ArrangementState(
                 arrangement_id=self.arrangement_id,
-                kind=self.kind,
+                terms=replace(self.terms, instalments=_fresh(self.terms.instalments)),
                 status=ArrangementStatus.PENDING_APPROVAL,
                 requires_approval=self.requires_approval,
                 proposed_by=self.actor,
-                instalments=[
-                    Instalment(amount_minor=i["amount_minor"], due_time=i["due_time"])
-                    for i in self.instalments
-                ],
-                deferred_until=self.deferred_until,
-                waiver_minor=self.waiver_minor,
-                settlement_amount_minor=self.settlement_amount_minor,
-                settlement_due_time=self.settlement_due_time,
-                payment_channel=self.payment_channel,
-                note=self.note,
             )
 
         def result_id(self) -> str:
@@ -514,9 +495,7 @@ class Case(Aggregate):
             amount_minor=amount_minor,
             due_time=schedule[-1].due_time,
             payment_channel=payment_channel,
-            instalments=[
-                {"amount_minor": i.amount_minor, "due_time": i.due_time} for i in schedule
-            ],
+            instalments=_fresh(schedule),
             arrangement_id=arrangement_id,
             note=note,
         )
@@ -598,7 +577,7 @@ class Case(Aggregate):
     def _settle_if_settlement(self, meta: CommandMeta, promise: PromiseState) -> None:
         """A kept settlement promise forgives the rest of the balance."""
         arrangement = self.arrangements.get(promise.arrangement_id)
-        if arrangement is None or arrangement.kind != ArrangementKind.SETTLEMENT:
+        if arrangement is None or arrangement.terms.kind != ArrangementKind.SETTLEMENT:
             return
         if self.balance_minor > 0:
             self._record(
@@ -695,54 +674,23 @@ class Case(Aggregate):
         )
 
     def propose_arrangement(
-        self,
-        meta: CommandMeta,
-        *,
-        kind: str,
-        instalments: list[Instalment],
-        deferred_until: datetime | None,
-        waiver_minor: int,
-        settlement_amount_minor: int,
-        settlement_due_time: datetime | None,
-        payment_channel: str,
-        note: str,
-        approval_limit_minor: int,
+        self, meta: CommandMeta, *, terms: ArrangementTerms, approval_limit_minor: int
     ) -> str:
         self._require_open()
-        terms = ArrangementState(
-            arrangement_id=str(uuid4()),
-            kind=kind,
-            status=ArrangementStatus.PENDING_APPROVAL,
-            requires_approval=False,
-            proposed_by=meta.actor,
-            instalments=instalments,
-            deferred_until=deferred_until,
-            waiver_minor=waiver_minor,
-            settlement_amount_minor=settlement_amount_minor,
-            settlement_due_time=settlement_due_time,
-        )
         self._check_arrangement_fits_balance(terms)
+        arrangement_id = str(uuid4())
         requires_approval = terms.concession_minor(self.balance_minor) > approval_limit_minor
         self._record(
             Case.ArrangementProposed,
             meta,
-            arrangement_id=terms.arrangement_id,
-            kind=kind,
-            instalments=[
-                {"amount_minor": i.amount_minor, "due_time": i.due_time} for i in instalments
-            ],
-            deferred_until=deferred_until,
-            waiver_minor=waiver_minor,
-            settlement_amount_minor=settlement_amount_minor,
-            settlement_due_time=settlement_due_time,
-            payment_channel=payment_channel,
+            arrangement_id=arrangement_id,
+            terms=terms,
             requires_approval=requires_approval,
             approval_limit_minor=approval_limit_minor,
-            note=note,
         )
         if not requires_approval:
-            self._approve(meta, self.arrangements[terms.arrangement_id], automatic=True, note="")
-        return terms.arrangement_id
+            self._approve(meta, self.arrangements[arrangement_id], automatic=True, note="")
+        return arrangement_id
 
     def _check_arrangement_fits_balance(self, terms: ArrangementState) -> None:
         if terms.kind == ArrangementKind.INSTALMENT_PLAN:
@@ -767,7 +715,7 @@ class Case(Aggregate):
             raise NotFound("arrangement", arrangement_id)
         if arrangement.status == ArrangementStatus.APPROVED:
             raise Refused("ARRANGEMENT_ALREADY_APPROVED", "the arrangement is already approved")
-        self._check_arrangement_fits_balance(arrangement)
+        self._check_arrangement_fits_balance(arrangement.terms)
         self._approve(meta, arrangement, automatic=False, note=note)
 
     def _approve(
@@ -781,31 +729,29 @@ class Case(Aggregate):
             automatic=automatic,
             note=note,
         )
-        kind = arrangement.kind
-        if kind == ArrangementKind.WAIVER:
+        terms = arrangement.terms
+        if terms.kind == ArrangementKind.WAIVER:
             self._record(
                 Case.BalanceWaived,
                 meta,
                 arrangement_id=arrangement.arrangement_id,
-                amount_minor=arrangement.waiver_minor,
-                balance_after_minor=self.balance_minor - arrangement.waiver_minor,
+                amount_minor=terms.waiver_minor,
+                balance_after_minor=self.balance_minor - terms.waiver_minor,
             )
             return
-        if kind == ArrangementKind.INSTALMENT_PLAN:
-            schedule = arrangement.instalments
-        elif kind == ArrangementKind.DEFERRAL:
-            assert arrangement.deferred_until is not None
-            schedule = [Instalment(self.balance_minor, arrangement.deferred_until)]
+        if terms.kind == ArrangementKind.INSTALMENT_PLAN:
+            schedule = _fresh(terms.instalments)
+        elif terms.kind == ArrangementKind.DEFERRAL:
+            assert terms.deferred_until is not None
+            schedule = [Instalment(self.balance_minor, terms.deferred_until)]
         else:  # SETTLEMENT
-            assert arrangement.settlement_due_time is not None
-            schedule = [
-                Instalment(arrangement.settlement_amount_minor, arrangement.settlement_due_time)
-            ]
+            assert terms.settlement_due_time is not None
+            schedule = [Instalment(terms.settlement_amount_minor, terms.settlement_due_time)]
         new_promise_id = self.record_promise(
             meta,
             amount_minor=sum(i.amount_minor for i in schedule),
             due_time=schedule[-1].due_time,
-            payment_channel=arrangement.payment_channel,
+            payment_channel=terms.payment_channel,
             instalments=schedule,
             arrangement_id=arrangement.arrangement_id,
         )
@@ -861,6 +807,11 @@ class Case(Aggregate):
             return by_dpd
         escalated = Stage(self.escalated_stage)
         return max(by_dpd, escalated, key=STAGE_LADDER.index)
+
+
+def _fresh(instalments: list[Instalment]) -> list[Instalment]:
+    """Copies, so state that changes (paid_minor) never reaches back into an event."""
+    return [replace(i) for i in instalments]
 
 
 def _spread_over_instalments(promise: PromiseState) -> None:

@@ -180,28 +180,35 @@ class PaymentState:
 
 
 @dataclass
-class ArrangementState:
-    arrangement_id: str
+class ArrangementTerms:
+    """What an arrangement offers; which fields matter depends on the kind."""
+
     kind: str
-    status: str
-    requires_approval: bool
-    proposed_by: str
-    instalments: list[Instalment] = field(default_factory=list)
-    deferred_until: datetime | None = None
-    waiver_minor: int = 0
-    settlement_amount_minor: int = 0
-    settlement_due_time: datetime | None = None
+    instalments: list[Instalment] = field(default_factory=list)  # INSTALMENT_PLAN
+    deferred_until: datetime | None = None  # DEFERRAL
+    waiver_minor: int = 0  # WAIVER
+    settlement_amount_minor: int = 0  # SETTLEMENT
+    settlement_due_time: datetime | None = None  # SETTLEMENT
     payment_channel: str = ""
-    approved_by: str = ""
     note: str = ""
 
     def concession_minor(self, balance_minor: int) -> int:
-        """How much of the balance the bank gives up under this arrangement."""
+        """How much of the balance the bank gives up under these terms."""
         if self.kind == ArrangementKind.WAIVER:
             return self.waiver_minor
         if self.kind == ArrangementKind.SETTLEMENT:
             return max(balance_minor - self.settlement_amount_minor, 0)
         return 0
+
+
+@dataclass
+class ArrangementState:
+    arrangement_id: str
+    terms: ArrangementTerms
+    status: str
+    requires_approval: bool
+    proposed_by: str
+    approved_by: str = ""
 
 
 @dataclass
