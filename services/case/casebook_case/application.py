@@ -19,6 +19,8 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from casebook_case.commands import Command, OpenCase, Policy, RecordPayment
+from casebook_case.compliance.engine import Decision
+from casebook_case.compliance.profiles import get_profile
 from casebook_case.domain.case import Case, CommandMeta
 from casebook_case.domain.claims import UniqueKey, derived_id
 from casebook_case.domain.errors import (
@@ -26,6 +28,7 @@ from casebook_case.domain.errors import (
     Contention,
     InvalidArgument,
     NotFound,
+    Refused,
     VersionConflict,
 )
 from casebook_case.domain.values import (
@@ -33,6 +36,7 @@ from casebook_case.domain.values import (
     ArrangementTerms,
     ContactState,
     DisputeState,
+    HoldState,
     Instalment,
     LetterState,
     PaymentState,
@@ -52,6 +56,7 @@ _STATE_CLASSES = (
     DisputeState,
     LetterState,
     ContactState,
+    HoldState,
     RequestRecord,
 )
 
@@ -182,9 +187,9 @@ class CaseApplication(Application[UUID]):
                     raise VersionConflict(command.expected_version, case.version)
                 meta = CommandMeta(actor, self.clock.now(), command.request_id, fingerprint)
                 try:
-                    result_id = command.run(case, meta, self.policy)
+                    outcome = command.run(case, meta, self.policy)
                     if not case.pending_events:  # nothing to change (a no-op)
-                        return CommandResult(show(case, meta.now), result_id)
+                        return CommandResult(show(case, meta.now), str(outcome))
                     self.save(case, *self._claims(case, command, meta))
                 except IntegrityError:
                     # Someone else wrote this case (or claimed the key) since we read it.
@@ -196,7 +201,9 @@ class CaseApplication(Application[UUID]):
                 except BaseException:
                     self._evict(case_id)  # the cached case may hold half a command
                     raise
-                return CommandResult(show(case, meta.now), result_id)
+                if isinstance(outcome, Refused):
+                    raise outcome  # recorded (ContactRefused), now reported
+                return CommandResult(show(case, meta.now), outcome)
         raise Contention("too many concurrent writers on this case; retry later")
 
     def _evict(self, case_id: UUID) -> None:
@@ -210,6 +217,16 @@ class CaseApplication(Application[UUID]):
         if record.fingerprint != fingerprint:
             raise AlreadyExists(
                 "REQUEST_ID_REUSED", "request_id was already used for a different request"
+            )
+        if record.refused_reasons:
+            metadata = {"reasons": ",".join(record.refused_reasons)}
+            if record.next_permitted_time is not None:
+                metadata["next_permitted_time"] = record.next_permitted_time.isoformat()
+            raise Refused(
+                record.refused_reasons[0],
+                "contact refused: " + ", ".join(record.refused_reasons),
+                metadata,
+                [(reason, reason) for reason in record.refused_reasons],
             )
         original: Case = self.repository.get(case.id, version=record.version)
         return CommandResult(show(original, self.clock.now()), record.result_id, replayed=True)
@@ -296,6 +313,13 @@ class CaseApplication(Application[UUID]):
             raise NotFound(f"version {as_of_version} of case", case_id)
         past: Case = self.repository.get(uuid, version=as_of_version)
         return show(past, past.last_recorded_at)
+
+    def check_contact(self, case_id: str, channel: str, at: datetime | None) -> Decision:
+        """Would an outbound contact be allowed at `at` (default now)? Writes nothing."""
+        uuid = parse_case_id(case_id)
+        with self._lock_for(uuid):
+            case = self._get(uuid)
+            return case.contact_decision(channel, at or self.clock.now(), get_profile(case.profile))
 
     def _version_at(self, case_id: UUID, head: int, instant: datetime) -> int:
         """Last version recorded at or before `instant`: recorded_at never decreases along

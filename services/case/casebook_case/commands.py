@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from casebook_case.compliance.profiles import get_profile, profile_ids
 from casebook_case.domain.case import Case, CommandMeta
-from casebook_case.domain.errors import FieldViolation, InvalidArgument
+from casebook_case.domain.errors import FieldViolation, InvalidArgument, Refused
 from casebook_case.domain.letters import ISSUER_PHONE, choose_template, content_sha256
 from casebook_case.domain.values import (
     STAGE_LADDER,
@@ -24,6 +25,7 @@ from casebook_case.domain.values import (
     CloseReason,
     ContactTarget,
     Direction,
+    HoldKind,
     Instalment,
     LetterType,
     Outcome,
@@ -48,7 +50,7 @@ class Policy:
 
     approval_limit_minor: int = 50_000
     default_profile: str = "CN"
-    known_profiles: frozenset[str] = frozenset({"CN", "US_REG_F"})
+    known_profiles: frozenset[str] = frozenset(profile_ids())
 
 
 class Violations:
@@ -140,8 +142,9 @@ class Command:
     def check(self, v: Violations, now: datetime) -> None:
         """Command-specific field checks."""
 
-    def run(self, case: Case, meta: CommandMeta, policy: Policy) -> str:
-        """Apply the command to the case; returns the id of what it created, if anything."""
+    def run(self, case: Case, meta: CommandMeta, policy: Policy) -> str | Refused:
+        """Apply the command to the case; returns the id of what it created, if anything,
+        or a refusal that the case recorded (stored, then reported to the caller)."""
         raise NotImplementedError
 
 
@@ -214,8 +217,8 @@ class LogContact(Command):
         v.limit_text("note", self.note, MAX_NOTE_LENGTH)
         v.not_in_future("occurred_at", self.occurred_at, now)
 
-    def run(self, case: Case, meta: CommandMeta, policy: Policy) -> str:
-        case.log_contact(
+    def run(self, case: Case, meta: CommandMeta, policy: Policy) -> str | Refused:
+        refusal = case.log_contact(
             meta,
             channel=self.channel,
             direction=self.direction,
@@ -225,9 +228,9 @@ class LogContact(Command):
             note=self.note,
             target=self.target,
             debt_disclosed=self.debt_disclosed,
-            profile_version=1,
+            profile=get_profile(case.profile),
         )
-        return ""
+        return refusal or ""
 
 
 def _check_instalments(
@@ -363,7 +366,9 @@ class Escalate(Command):
         v.limit_text("reason", self.reason, MAX_NOTE_LENGTH)
 
     def run(self, case: Case, meta: CommandMeta, policy: Policy) -> str:
-        case.escalate(meta, to_stage=self.to_stage, reason=self.reason)
+        case.escalate(
+            meta, to_stage=self.to_stage, reason=self.reason, profile=get_profile(case.profile)
+        )
         return ""
 
 
@@ -472,3 +477,35 @@ class CloseCase(Command):
     def run(self, case: Case, meta: CommandMeta, policy: Policy) -> str:
         case.close(meta, reason=self.reason, note=self.note)
         return ""
+
+
+@dataclass(frozen=True)
+class PlaceHold(Command):
+    kind: str = ""
+    until: datetime | None = None
+    reason: str = ""
+
+    def check(self, v: Violations, now: datetime) -> None:
+        v.choice("kind", self.kind, HoldKind)
+        if self.until is not None and self.until <= now:
+            v.add("until", "must be in the future")
+        if not self.reason:
+            v.add("reason", "is required")
+        v.limit_text("reason", self.reason, MAX_NOTE_LENGTH)
+
+    def run(self, case: Case, meta: CommandMeta, policy: Policy) -> str:
+        return case.place_hold(meta, kind=self.kind, until=self.until, reason=self.reason)
+
+
+@dataclass(frozen=True)
+class ReleaseHold(Command):
+    hold_id: str = ""
+    reason: str = ""
+
+    def check(self, v: Violations, now: datetime) -> None:
+        v.require_id("hold_id", self.hold_id)
+        v.limit_text("reason", self.reason, MAX_NOTE_LENGTH)
+
+    def run(self, case: Case, meta: CommandMeta, policy: Policy) -> str:
+        case.release_hold(meta, hold_id=self.hold_id, reason=self.reason)
+        return self.hold_id

@@ -23,11 +23,11 @@ case = cases.OpenCase(
         days_past_due=31,  # 1,000.00 yuan
     )
 )
-cases.LogContact(
+cases.LogContact(  # Mr. Li calls back; outbound calls are refused at night and on rest days
     svc.LogContactRequest(
         case_id=case.case_id,
         channel=pb.PHONE,
-        direction=pb.OUTBOUND,
+        direction=pb.INBOUND,
         outcome=pb.RIGHT_PARTY_VERIFIED,
         agent_id="xiao.ming",
     )

@@ -94,7 +94,10 @@ def case_to_proto(case: Case, at: datetime) -> pb.Case:
                 amount_minor=p.amount_minor,
                 currency=case.currency,
                 due_time=to_timestamp(p.due_time),
-                payment_channel=pb.PaymentChannel.Value(p.payment_channel),
+                # Optional on arrangements: "" leaves it unspecified.
+                payment_channel=pb.PaymentChannel.Value(
+                    p.payment_channel or "PAYMENT_CHANNEL_UNSPECIFIED"
+                ),
                 status=pb.Promise.Status.Value(p.status),
                 paid_minor=p.paid_minor,
                 instalments=instalments_to_proto(p.instalments),
@@ -164,6 +167,18 @@ def case_to_proto(case: Case, at: datetime) -> pb.Case:
         updated_at=to_timestamp(case.last_recorded_at),
         version=case.version,
         etag=etag(case),
+        holds=[
+            pb.Hold(
+                hold_id=h.hold_id,
+                kind=pb.HoldKind.Value(h.kind),
+                since=to_timestamp(h.since),
+                until=to_timestamp(h.until),
+                released_at=to_timestamp(h.released_at),
+                reason=h.reason,
+                active=h.active_at(at),
+            )
+            for h in case.holds.values()
+        ],
     )
 
 

@@ -90,8 +90,9 @@ def status_for(error: Exception) -> grpc.Status:
             error_details_pb2.PreconditionFailure(
                 violations=[
                     error_details_pb2.PreconditionFailure.Violation(
-                        type=error.reason, subject="case", description=mask_text(error.message)
+                        type=reason, subject="case", description=mask_text(message)
                     )
+                    for reason, message in (error.violations or [(error.reason, error.message)])
                 ]
             ),
         )

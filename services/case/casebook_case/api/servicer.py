@@ -20,6 +20,7 @@ from casebook_case.api.convert import (
     target_name,
     to_datetime,
     to_instalments,
+    to_timestamp,
 )
 from casebook_case.api.errors import actor_of, server_stream, unary
 from casebook_case.api.follow import LogWatcher
@@ -202,6 +203,30 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
         )
 
     @unary
+    async def PlaceHold(
+        self, request: svc.PlaceHoldRequest, context: grpc.aio.ServicerContext
+    ) -> svc.PlaceHoldResponse:
+        result = await self._run(
+            cmd.PlaceHold(
+                **_common(request),
+                kind=enum_name(pb.HoldKind, request.kind),
+                until=to_datetime(request, "until"),
+                reason=request.reason,
+            ),
+            context,
+        )
+        return svc.PlaceHoldResponse(case=self._shown(result), hold_id=result.result_id)
+
+    @unary
+    async def ReleaseHold(
+        self, request: svc.ReleaseHoldRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        return await self._command(
+            cmd.ReleaseHold(**_common(request), hold_id=request.hold_id, reason=request.reason),
+            context,
+        )
+
+    @unary
     async def ProposeArrangement(
         self, request: svc.ProposeArrangementRequest, context: grpc.aio.ServicerContext
     ) -> svc.ProposeArrangementResponse:
@@ -262,6 +287,24 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
             show=case_to_proto,
         )
 
+    @unary
+    async def CheckContactPermitted(
+        self, request: svc.CheckContactPermittedRequest, context: grpc.aio.ServicerContext
+    ) -> svc.CheckContactPermittedResponse:
+        channel = enum_name(pb.Channel, request.channel)
+        if not channel:
+            raise InvalidArgument.single("channel", "is missing or not a known value")
+        decision = await asyncio.to_thread(
+            self.app.check_contact, request.case_id, channel, to_datetime(request, "at")
+        )
+        return svc.CheckContactPermittedResponse(
+            permitted=decision.permitted,
+            reasons=[r.reason for r in decision.refusals],
+            next_permitted_time=to_timestamp(decision.next_permitted_time),
+            profile=decision.profile_id,
+            profile_version=decision.profile_version,
+        )
+
     @server_stream
     async def GetCaseHistory(
         self, request: svc.GetCaseHistoryRequest, context: grpc.aio.ServicerContext
@@ -307,9 +350,6 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
 
     async def ListCases(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._unimplemented(context, "ListCases")
-
-    async def CheckContactPermitted(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context, "CheckContactPermitted")
 
     async def VerifyCaseHistory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._unimplemented(context, "VerifyCaseHistory")

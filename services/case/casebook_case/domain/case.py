@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
 
+from casebook_case.compliance.engine import Decision, check_contact, check_escalation
+from casebook_case.compliance.facts import CaseFacts, ContactIntent, Hold, IssuedLetter, PastContact
+from casebook_case.compliance.profiles import Profile
 from casebook_case.domain.errors import InvalidArgument, NotFound, Refused, case_closed
 from casebook_case.domain.values import (
     STAGE_LADDER,
@@ -24,6 +27,7 @@ from casebook_case.domain.values import (
     ArrangementTerms,
     ContactState,
     DisputeState,
+    HoldState,
     Instalment,
     LetterState,
     PaymentState,
@@ -73,6 +77,7 @@ class Case(Aggregate):
                     fingerprint=self.request_fingerprint,
                     result_id=self.result_id() or (previous.result_id if previous else ""),
                 )
+                self.note_refusal(case.requests[self.request_id])
 
         def evolve(self, case: Case) -> None:
             """How this fact changes the case. Subclasses override; no rule checks here."""
@@ -80,6 +85,9 @@ class Case(Aggregate):
         def result_id(self) -> str:
             """The id a command returns to its caller (promise_id, ...), if this event made one."""
             return ""
+
+        def note_refusal(self, record: RequestRecord) -> None:
+            """Refusal events leave their reasons, so a retry meets the same refusal."""
 
     class CaseOpened(Event, Aggregate.Created):
         account_id: str
@@ -116,6 +124,7 @@ class Case(Aggregate):
             case.escalated_stage = None
             case.closed_at = None
             case.close_reason = ""
+            case.holds = {}
             case.requests = {}
 
     class ContactLogged(Event):
@@ -146,6 +155,49 @@ class Case(Aggregate):
                 case.right_party_contacts += 1
             if case.last_contact_time is None or self.occurred_at > case.last_contact_time:
                 case.last_contact_time = self.occurred_at
+
+    class ContactRefused(Event):
+        """A contact the conduct rules did not allow: kept so auditors see blocked attempts."""
+
+        channel: str
+        direction: str
+        outcome: str
+        target: str
+        debt_disclosed: bool
+        agent_id: str
+        reasons: list[str]
+        next_permitted_time: datetime | None
+        profile: str
+        profile_version: int
+
+        def note_refusal(self, record: RequestRecord) -> None:
+            record.refused_reasons = list(self.reasons)
+            record.next_permitted_time = self.next_permitted_time
+
+    class HoldPlaced(Event):
+        hold_id: str
+        kind: str
+        until: datetime | None
+        reason: str
+
+        def evolve(self, case: Case) -> None:
+            case.holds[self.hold_id] = HoldState(
+                hold_id=self.hold_id,
+                kind=self.kind,
+                since=self.occurred_at,
+                until=self.until,
+                reason=self.reason,
+            )
+
+        def result_id(self) -> str:
+            return self.hold_id
+
+    class HoldReleased(Event):
+        hold_id: str
+        reason: str
+
+        def evolve(self, case: Case) -> None:
+            case.holds[self.hold_id].released_at = self.occurred_at
 
     class PromiseRecorded(Event):
         promise_id: str
@@ -365,6 +417,7 @@ class Case(Aggregate):
     right_party_contacts: int
     last_contact_time: datetime | None
     escalated_stage: str | None
+    holds: dict[str, HoldState]
     closed_at: datetime | None
     close_reason: str
     requests: dict[str, RequestRecord]
@@ -443,12 +496,36 @@ class Case(Aggregate):
         note: str,
         target: str,
         debt_disclosed: bool,
-        profile_version: int,
-    ) -> None:
-        # Inbound contacts are always recordable: the debtor may call about a closed case.
-        if direction != "INBOUND":
-            self._require_open()
-        reached = party_reached(outcome)
+        profile: Profile,
+    ) -> Refused | None:
+        """Records the contact if the conduct rules allow it; otherwise records the refusal
+        and returns it (the caller stores the refusal, then reports it)."""
+        intent = ContactIntent(
+            channel=channel,
+            direction=direction,
+            at=occurred_at,
+            target=target,
+            outcome=outcome,
+            debt_disclosed=debt_disclosed,
+        )
+        decision = check_contact(self.compliance_facts(), intent, profile)
+        if not decision.permitted:
+            self._record(
+                Case.ContactRefused,
+                meta,
+                occurred_at=occurred_at,
+                channel=channel,
+                direction=direction,
+                outcome=outcome,
+                target=target,
+                debt_disclosed=debt_disclosed,
+                agent_id=agent_id,
+                reasons=[r.reason for r in decision.refusals],
+                next_permitted_time=decision.next_permitted_time,
+                profile=profile.id,
+                profile_version=profile.version,
+            )
+            return refusal_of(decision)
         self._record(
             Case.ContactLogged,
             meta,
@@ -457,14 +534,59 @@ class Case(Aggregate):
             direction=direction,
             outcome=outcome,
             target=target,
-            party_reached=reached,
+            party_reached=party_reached(outcome),
             right_party_verified=outcome == "RIGHT_PARTY_VERIFIED",
             debt_disclosed=debt_disclosed,
             agent_id=agent_id,
             note=note,
-            profile=self.profile,
-            profile_version=profile_version,
+            profile=profile.id,
+            profile_version=profile.version,
         )
+        return None
+
+    def contact_decision(self, channel: str, at: datetime, profile: Profile) -> Decision:
+        """Would an outbound contact to the debtor on `channel` at `at` be allowed?"""
+        intent = ContactIntent(channel=channel, direction="OUTBOUND", at=at)
+        return check_contact(self.compliance_facts(), intent, profile)
+
+    def compliance_facts(self) -> CaseFacts:
+        """What the conduct rules need to know of this case."""
+        return CaseFacts(
+            time_zone=self.debtor["time_zone"],
+            closed=self.is_closed,
+            ceased_channels=frozenset(self.ceased_channels),
+            dispute_open=any(d.status == "OPEN" for d in self.disputes.values()),
+            holds=tuple(
+                Hold(kind=h.kind, since=h.since, until=h.ends_at()) for h in self.holds.values()
+            ),
+            contacts=tuple(
+                PastContact(
+                    at=c.at,
+                    channel=c.channel,
+                    direction=c.direction,
+                    outcome=c.outcome,
+                    target=c.target,
+                )
+                for c in self.contacts
+            ),
+            letters=tuple(IssuedLetter(x.letter_type, x.issued_at) for x in self.letters),
+        )
+
+    def place_hold(
+        self, meta: CommandMeta, *, kind: str, until: datetime | None, reason: str
+    ) -> str:
+        self._require_open()
+        hold_id = str(uuid4())
+        self._record(Case.HoldPlaced, meta, hold_id=hold_id, kind=kind, until=until, reason=reason)
+        return hold_id
+
+    def release_hold(self, meta: CommandMeta, *, hold_id: str, reason: str) -> None:
+        hold = self.holds.get(hold_id)
+        if hold is None:
+            raise NotFound("hold", hold_id)
+        if not hold.active_at(meta.now):
+            raise Refused("HOLD_NOT_ACTIVE", "the hold has already ended")
+        self._record(Case.HoldReleased, meta, hold_id=hold_id, reason=reason)
 
     def record_promise(
         self,
@@ -633,7 +755,7 @@ class Case(Aggregate):
             content_sha256=content_sha256,
         )
 
-    def escalate(self, meta: CommandMeta, *, to_stage: str, reason: str) -> None:
+    def escalate(self, meta: CommandMeta, *, to_stage: str, reason: str, profile: Profile) -> None:
         self._require_open()
         if to_stage == Stage.CLOSED:
             raise InvalidArgument.single("to_stage", "a case is closed with CloseCase")
@@ -643,6 +765,14 @@ class Case(Aggregate):
                 "INVALID_STAGE_TRANSITION",
                 f"cannot escalate from {current} to {to_stage}",
                 {"from_stage": str(current), "to_stage": to_stage},
+            )
+        refusals = check_escalation(self.compliance_facts(), to_stage, meta.now, profile)
+        if refusals:
+            raise Refused(
+                refusals[0].reason,
+                "; ".join(r.message for r in refusals),
+                {"reasons": ",".join(r.reason for r in refusals)},
+                [(r.reason, r.message) for r in refusals],
             )
         self._record(
             Case.Escalated, meta, from_stage=str(current), to_stage=to_stage, reason=reason
@@ -807,6 +937,23 @@ class Case(Aggregate):
             return by_dpd
         escalated = Stage(self.escalated_stage)
         return max(by_dpd, escalated, key=STAGE_LADDER.index)
+
+
+def refusal_of(decision: Decision) -> Refused:
+    """A contact decision that said no, as the refusal reported to the caller."""
+    metadata = {
+        "reasons": ",".join(r.reason for r in decision.refusals),
+        "profile": decision.profile_id,
+        "profile_version": str(decision.profile_version),
+    }
+    if decision.next_permitted_time is not None:
+        metadata["next_permitted_time"] = decision.next_permitted_time.isoformat()
+    return Refused(
+        decision.refusals[0].reason,
+        "; ".join(r.message for r in decision.refusals),
+        metadata,
+        [(r.reason, r.message) for r in decision.refusals],
+    )
 
 
 def _fresh(instalments: list[Instalment]) -> list[Instalment]:

@@ -58,6 +58,8 @@ class Refused(DomainError):
     reason: str
     message: str
     metadata: dict[str, str] = field(default_factory=dict)
+    # Every rule that refused, as (reason, message), when more than one may apply.
+    violations: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

@@ -99,7 +99,7 @@ class CloseReason(StrEnum):
     SETTLED = "SETTLED"
     WRITTEN_OFF = "WRITTEN_OFF"
     DECEASED_DEBTOR = "DECEASED_DEBTOR"
-    BANKRUPTCY = "BANKRUPTCY"
+    BANKRUPT = "BANKRUPT"
     FRAUD_CONFIRMED = "FRAUD_CONFIRMED"
     OPENED_IN_ERROR = "OPENED_IN_ERROR"
 
@@ -241,10 +241,40 @@ class ContactState:
     target: str
 
 
+class HoldKind(StrEnum):
+    COMPLAINT = "COMPLAINT"
+    HARDSHIP = "HARDSHIP"
+    BANKRUPTCY = "BANKRUPTCY"
+    DECEASED = "DECEASED"
+    FRAUD = "FRAUD"
+
+
+@dataclass
+class HoldState:
+    hold_id: str
+    kind: str
+    since: datetime
+    until: datetime | None = None  # None: until released
+    reason: str = ""
+    released_at: datetime | None = None
+
+    def ends_at(self) -> datetime | None:
+        """When the hold stops blocking: its end time or its release, whichever is first."""
+        ends = [t for t in (self.until, self.released_at) if t is not None]
+        return min(ends) if ends else None
+
+    def active_at(self, instant: datetime) -> bool:
+        end = self.ends_at()
+        return self.since <= instant and (end is None or instant < end)
+
+
 @dataclass
 class RequestRecord:
-    """The outcome of a command with a request_id, so a retry can return it unchanged."""
+    """The outcome of a command with a request_id, so a retry can return it unchanged:
+    the result, or the refusal it met."""
 
     version: int
     fingerprint: str
     result_id: str = ""
+    refused_reasons: list[str] = field(default_factory=list)
+    next_permitted_time: datetime | None = None

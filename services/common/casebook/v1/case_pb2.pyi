@@ -82,7 +82,7 @@ class CloseReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SETTLED: _ClassVar[CloseReason]
     WRITTEN_OFF: _ClassVar[CloseReason]
     DECEASED_DEBTOR: _ClassVar[CloseReason]
-    BANKRUPTCY: _ClassVar[CloseReason]
+    BANKRUPT: _ClassVar[CloseReason]
     FRAUD_CONFIRMED: _ClassVar[CloseReason]
     OPENED_IN_ERROR: _ClassVar[CloseReason]
 
@@ -93,6 +93,15 @@ class ArrangementKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DEFERRAL: _ClassVar[ArrangementKind]
     WAIVER: _ClassVar[ArrangementKind]
     SETTLEMENT: _ClassVar[ArrangementKind]
+
+class HoldKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HOLD_KIND_UNSPECIFIED: _ClassVar[HoldKind]
+    COMPLAINT: _ClassVar[HoldKind]
+    HARDSHIP: _ClassVar[HoldKind]
+    BANKRUPTCY: _ClassVar[HoldKind]
+    DECEASED: _ClassVar[HoldKind]
+    FRAUD: _ClassVar[HoldKind]
 STAGE_UNSPECIFIED: Stage
 EARLY: Stage
 MID: Stage
@@ -142,7 +151,7 @@ PAID_IN_FULL: CloseReason
 SETTLED: CloseReason
 WRITTEN_OFF: CloseReason
 DECEASED_DEBTOR: CloseReason
-BANKRUPTCY: CloseReason
+BANKRUPT: CloseReason
 FRAUD_CONFIRMED: CloseReason
 OPENED_IN_ERROR: CloseReason
 ARRANGEMENT_KIND_UNSPECIFIED: ArrangementKind
@@ -150,6 +159,12 @@ INSTALMENT_PLAN: ArrangementKind
 DEFERRAL: ArrangementKind
 WAIVER: ArrangementKind
 SETTLEMENT: ArrangementKind
+HOLD_KIND_UNSPECIFIED: HoldKind
+COMPLAINT: HoldKind
+HARDSHIP: HoldKind
+BANKRUPTCY: HoldKind
+DECEASED: HoldKind
+FRAUD: HoldKind
 
 class Debtor(_message.Message):
     __slots__ = ("name", "phone", "email", "address", "time_zone", "id_number")
@@ -297,6 +312,24 @@ class Dispute(_message.Message):
     resolution: str
     def __init__(self, dispute_id: _Optional[str] = ..., status: _Optional[_Union[Dispute.Status, str]] = ..., reason: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution: _Optional[str] = ...) -> None: ...
 
+class Hold(_message.Message):
+    __slots__ = ("hold_id", "kind", "since", "until", "released_at", "reason", "active")
+    HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    hold_id: str
+    kind: HoldKind
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    released_at: _timestamp_pb2.Timestamp
+    reason: str
+    active: bool
+    def __init__(self, hold_id: _Optional[str] = ..., kind: _Optional[_Union[HoldKind, str]] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., active: _Optional[bool] = ...) -> None: ...
+
 class Letter(_message.Message):
     __slots__ = ("letter_type", "template_id", "template_version", "content_sha256", "issued_at")
     LETTER_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -312,7 +345,7 @@ class Letter(_message.Message):
     def __init__(self, letter_type: _Optional[_Union[LetterType, str]] = ..., template_id: _Optional[str] = ..., template_version: _Optional[int] = ..., content_sha256: _Optional[str] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("case_id", "account_id", "debtor", "profile", "stage", "days_past_due", "currency", "overdue_amount_minor", "balance_minor", "paid_minor", "overpaid_minor", "waived_minor", "promises", "payments", "arrangements", "disputes", "ceased_channels", "letters", "contact_attempts", "right_party_contacts", "last_contact_time", "close_reason", "opened_at", "updated_at", "version", "etag")
+    __slots__ = ("case_id", "account_id", "debtor", "profile", "stage", "days_past_due", "currency", "overdue_amount_minor", "balance_minor", "paid_minor", "overpaid_minor", "waived_minor", "promises", "payments", "arrangements", "disputes", "ceased_channels", "letters", "contact_attempts", "right_party_contacts", "last_contact_time", "close_reason", "opened_at", "updated_at", "version", "etag", "holds")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     DEBTOR_FIELD_NUMBER: _ClassVar[int]
@@ -339,6 +372,7 @@ class Case(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    HOLDS_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     account_id: str
     debtor: Debtor
@@ -365,7 +399,8 @@ class Case(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     version: int
     etag: str
-    def __init__(self, case_id: _Optional[str] = ..., account_id: _Optional[str] = ..., debtor: _Optional[_Union[Debtor, _Mapping]] = ..., profile: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., days_past_due: _Optional[int] = ..., currency: _Optional[str] = ..., overdue_amount_minor: _Optional[int] = ..., balance_minor: _Optional[int] = ..., paid_minor: _Optional[int] = ..., overpaid_minor: _Optional[int] = ..., waived_minor: _Optional[int] = ..., promises: _Optional[_Iterable[_Union[Promise, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., arrangements: _Optional[_Iterable[_Union[Arrangement, _Mapping]]] = ..., disputes: _Optional[_Iterable[_Union[Dispute, _Mapping]]] = ..., ceased_channels: _Optional[_Iterable[_Union[Channel, str]]] = ..., letters: _Optional[_Iterable[_Union[Letter, _Mapping]]] = ..., contact_attempts: _Optional[int] = ..., right_party_contacts: _Optional[int] = ..., last_contact_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_reason: _Optional[_Union[CloseReason, str]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., etag: _Optional[str] = ...) -> None: ...
+    holds: _containers.RepeatedCompositeFieldContainer[Hold]
+    def __init__(self, case_id: _Optional[str] = ..., account_id: _Optional[str] = ..., debtor: _Optional[_Union[Debtor, _Mapping]] = ..., profile: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., days_past_due: _Optional[int] = ..., currency: _Optional[str] = ..., overdue_amount_minor: _Optional[int] = ..., balance_minor: _Optional[int] = ..., paid_minor: _Optional[int] = ..., overpaid_minor: _Optional[int] = ..., waived_minor: _Optional[int] = ..., promises: _Optional[_Iterable[_Union[Promise, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., arrangements: _Optional[_Iterable[_Union[Arrangement, _Mapping]]] = ..., disputes: _Optional[_Iterable[_Union[Dispute, _Mapping]]] = ..., ceased_channels: _Optional[_Iterable[_Union[Channel, str]]] = ..., letters: _Optional[_Iterable[_Union[Letter, _Mapping]]] = ..., contact_attempts: _Optional[int] = ..., right_party_contacts: _Optional[int] = ..., last_contact_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_reason: _Optional[_Union[CloseReason, str]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., etag: _Optional[str] = ..., holds: _Optional[_Iterable[_Union[Hold, _Mapping]]] = ...) -> None: ...
 
 class CaseEvent(_message.Message):
     __slots__ = ("position", "case_id", "version", "type", "occurred_at", "recorded_at", "actor", "request_id", "payload_json", "previous_hash", "hash")

@@ -232,6 +232,44 @@ class RecordCeaseRequestRequest(_message.Message):
     note: str
     def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., channel: _Optional[_Union[_case_pb2.Channel, str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., note: _Optional[str] = ...) -> None: ...
 
+class PlaceHoldRequest(_message.Message):
+    __slots__ = ("case_id", "request_id", "expected_version", "kind", "until", "reason")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    request_id: str
+    expected_version: int
+    kind: _case_pb2.HoldKind
+    until: _timestamp_pb2.Timestamp
+    reason: str
+    def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., kind: _Optional[_Union[_case_pb2.HoldKind, str]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class PlaceHoldResponse(_message.Message):
+    __slots__ = ("case", "hold_id")
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    case: _case_pb2.Case
+    hold_id: str
+    def __init__(self, case: _Optional[_Union[_case_pb2.Case, _Mapping]] = ..., hold_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseHoldRequest(_message.Message):
+    __slots__ = ("case_id", "request_id", "expected_version", "hold_id", "reason")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    request_id: str
+    expected_version: int
+    hold_id: str
+    reason: str
+    def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., hold_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class ProposeArrangementRequest(_message.Message):
     __slots__ = ("case_id", "request_id", "expected_version", "kind", "instalments", "deferred_until", "waiver_minor", "settlement_amount_minor", "settlement_due_time", "payment_channel", "note")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -95,6 +95,16 @@ class CaseServiceStub:
                 request_serializer=casebook_dot_v1_dot_case__service__pb2.RecordCeaseRequestRequest.SerializeToString,
                 response_deserializer=casebook_dot_v1_dot_case__pb2.Case.FromString,
                 _registered_method=True)
+        self.PlaceHold = channel.unary_unary(
+                '/casebook.v1.CaseService/PlaceHold',
+                request_serializer=casebook_dot_v1_dot_case__service__pb2.PlaceHoldRequest.SerializeToString,
+                response_deserializer=casebook_dot_v1_dot_case__service__pb2.PlaceHoldResponse.FromString,
+                _registered_method=True)
+        self.ReleaseHold = channel.unary_unary(
+                '/casebook.v1.CaseService/ReleaseHold',
+                request_serializer=casebook_dot_v1_dot_case__service__pb2.ReleaseHoldRequest.SerializeToString,
+                response_deserializer=casebook_dot_v1_dot_case__pb2.Case.FromString,
+                _registered_method=True)
         self.ProposeArrangement = channel.unary_unary(
                 '/casebook.v1.CaseService/ProposeArrangement',
                 request_serializer=casebook_dot_v1_dot_case__service__pb2.ProposeArrangementRequest.SerializeToString,
@@ -222,6 +232,18 @@ class CaseServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlaceHold(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseHold(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ProposeArrangement(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -343,6 +365,16 @@ def add_CaseServiceServicer_to_server(servicer, server):
             'RecordCeaseRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordCeaseRequest,
                     request_deserializer=casebook_dot_v1_dot_case__service__pb2.RecordCeaseRequestRequest.FromString,
+                    response_serializer=casebook_dot_v1_dot_case__pb2.Case.SerializeToString,
+            ),
+            'PlaceHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceHold,
+                    request_deserializer=casebook_dot_v1_dot_case__service__pb2.PlaceHoldRequest.FromString,
+                    response_serializer=casebook_dot_v1_dot_case__service__pb2.PlaceHoldResponse.SerializeToString,
+            ),
+            'ReleaseHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseHold,
+                    request_deserializer=casebook_dot_v1_dot_case__service__pb2.ReleaseHoldRequest.FromString,
                     response_serializer=casebook_dot_v1_dot_case__pb2.Case.SerializeToString,
             ),
             'ProposeArrangement': grpc.unary_unary_rpc_method_handler(
@@ -719,6 +751,60 @@ class CaseService:
             target,
             '/casebook.v1.CaseService/RecordCeaseRequest',
             casebook_dot_v1_dot_case__service__pb2.RecordCeaseRequestRequest.SerializeToString,
+            casebook_dot_v1_dot_case__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/casebook.v1.CaseService/PlaceHold',
+            casebook_dot_v1_dot_case__service__pb2.PlaceHoldRequest.SerializeToString,
+            casebook_dot_v1_dot_case__service__pb2.PlaceHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/casebook.v1.CaseService/ReleaseHold',
+            casebook_dot_v1_dot_case__service__pb2.ReleaseHoldRequest.SerializeToString,
             casebook_dot_v1_dot_case__pb2.Case.FromString,
             options,
             channel_credentials,
