@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
-from casebook_case.commands import Command, OpenCase, Policy, RecordPayment
+from casebook_case.commands import Command, OpenCase, Policy, RecordPayment, Violations
 from casebook_case.compliance.engine import Decision
 from casebook_case.compliance.profiles import get_profile
 from casebook_case.domain.case import Case, CommandMeta
@@ -43,6 +43,7 @@ from casebook_case.domain.values import (
     PromiseState,
     RequestRecord,
 )
+from casebook_case.domain.values import Channel as ContactChannel
 from casebook_case.history import CASE_EVENT_TOPICS
 from casebook_common.clock import Clock, SystemClock
 
@@ -316,6 +317,9 @@ class CaseApplication(Application[UUID]):
 
     def check_contact(self, case_id: str, channel: str, at: datetime | None) -> Decision:
         """Would an outbound contact be allowed at `at` (default now)? Writes nothing."""
+        violations = Violations()
+        violations.choice("channel", channel, ContactChannel)
+        violations.raise_if_any()
         uuid = parse_case_id(case_id)
         with self._lock_for(uuid):
             case = self._get(uuid)

@@ -21,18 +21,19 @@ _TARGETS = {
 
 
 def enum_name(enum_type: Any, value: int) -> str:
-    """The value's name, or "" for the unspecified or an unknown number (validation
-    then reports the field as missing or unknown)."""
+    """The value's name; "" for the unspecified value (the field was left out); a name no
+    enum has for a number this contract does not define, so validation rejects it."""
     if value == 0:
         return ""
     try:
         return str(enum_type.Name(value))
     except ValueError:
-        return ""
+        return f"UNDEFINED_{value}"
 
 
 def target_name(value: int) -> str:
-    return _TARGETS.get(enum_name(pb.ContactTarget, value) or "CONTACT_TARGET_UNSPECIFIED", "")
+    name = enum_name(pb.ContactTarget, value)
+    return _TARGETS.get(name or "CONTACT_TARGET_UNSPECIFIED", name)
 
 
 def to_datetime(message: Any, field: str) -> datetime | None:

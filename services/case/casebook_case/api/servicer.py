@@ -291,11 +291,11 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
     async def CheckContactPermitted(
         self, request: svc.CheckContactPermittedRequest, context: grpc.aio.ServicerContext
     ) -> svc.CheckContactPermittedResponse:
-        channel = enum_name(pb.Channel, request.channel)
-        if not channel:
-            raise InvalidArgument.single("channel", "is missing or not a known value")
         decision = await asyncio.to_thread(
-            self.app.check_contact, request.case_id, channel, to_datetime(request, "at")
+            self.app.check_contact,
+            request.case_id,
+            enum_name(pb.Channel, request.channel),
+            to_datetime(request, "at"),
         )
         return svc.CheckContactPermittedResponse(
             permitted=decision.permitted,

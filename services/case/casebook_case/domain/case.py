@@ -75,7 +75,9 @@ class Case(Aggregate):
                 case.requests[self.request_id] = RequestRecord(
                     version=self.originator_version,
                     fingerprint=self.request_fingerprint,
-                    result_id=self.result_id() or (previous.result_id if previous else ""),
+                    # A command's result is the first id its events make (the arrangement,
+                    # not the promise its approval then records).
+                    result_id=(previous.result_id if previous else "") or self.result_id(),
                 )
                 self.note_refusal(case.requests[self.request_id])
 
