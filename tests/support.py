@@ -90,6 +90,9 @@ class InProcessServer:
 class ServerProcess:
     """The case service as its own process, as ops run it."""
 
+    module = "casebook_case.server"
+    prefix = "CASEBOOK_CASE"
+
     def __init__(self, db_url: str, log_path: Path, **env: str) -> None:
         self.db_url = db_url
         self.log_path = log_path
@@ -100,15 +103,17 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> ServerProcess:
         env = dict(os.environ)
         env.update(
-            CASEBOOK_CASE_DB_URL=self.db_url,
-            CASEBOOK_CASE_LISTEN="127.0.0.1:0",
-            CASEBOOK_LOG_FORMAT="json",
+            {
+                f"{self.prefix}_DB_URL": self.db_url,
+                f"{self.prefix}_LISTEN": f"127.0.0.1:{self.port}",
+                "CASEBOOK_LOG_FORMAT": "json",
+            },
             **self.extra_env,
         )
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "casebook_case.server"],
+            [sys.executable, "-m", self.module],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -142,6 +147,19 @@ class ServerProcess:
         assert self.process is not None
         self.process.terminate()
         return self.process.wait(30)
+
+
+class NotifyProcess(ServerProcess):
+    """The notify service as its own process. A restart keeps its port."""
+
+    module = "casebook_notify.server"
+    prefix = "CASEBOOK_NOTIFY"
+
+    def stub(self):  # type: ignore[override]
+        from casebook.v1 import notify_service_pb2_grpc as nrpc
+
+        channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        return channel, nrpc.NotifyServiceStub(channel)
 
 
 def _json(line: bytes) -> dict[str, Any]:

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from casebook_common.clock import clock_from_env
+
 
 class ConfigError(ValueError):
     pass
@@ -65,4 +67,8 @@ class CaseConfig:
             )
         if config.worker_threads < 1:
             raise ConfigError("CASEBOOK_CASE_WORKER_THREADS must be at least 1")
+        try:
+            clock_from_env(dict(env))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         return config

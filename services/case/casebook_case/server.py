@@ -20,7 +20,7 @@ from casebook_case.api.servicer import CaseServicer
 from casebook_case.application import CaseApplication
 from casebook_case.commands import Policy
 from casebook_case.config import CaseConfig, ConfigError
-from casebook_common.clock import Clock
+from casebook_common.clock import Clock, clock_from_env
 from casebook_common.logging import configure_logging
 
 log = structlog.get_logger("casebook.case")
@@ -46,7 +46,7 @@ class RunningServer:
 def build_application(config: CaseConfig, clock: Clock | None = None) -> CaseApplication:
     return CaseApplication(
         config.db_url,
-        clock=clock,
+        clock=clock or clock_from_env(),
         policy=Policy(
             approval_limit_minor=config.approval_limit_minor,
             default_profile=config.default_profile,

@@ -1,0 +1,118 @@
+"""Notify service settings, read from CASEBOOK_* environment variables (see README)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from casebook_common.clock import clock_from_env
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def parse_duration(text: str, name: str) -> timedelta:
+    """'3d', '2h', '90s', '500ms'."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ConfigError(f"{name}: {text!r} is not a duration such as 3d, 2h, 90s or 500ms")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    db_url: str = "sqlite:///var/casebook-notify.db"
+    listen: str = "127.0.0.1:50052"
+    case_address: str = "127.0.0.1:50051"
+    reminder_offsets: tuple[timedelta, ...] = (
+        timedelta(days=3),
+        timedelta(days=1),
+        timedelta(hours=2),
+    )
+    reminder_channels: tuple[str, ...] = ("SMS", "EMAIL")
+    grace: timedelta = timedelta(0)
+    tick: timedelta = timedelta(milliseconds=250)
+    max_attempts: int = 5
+    retry_base: timedelta = timedelta(seconds=2)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    mail_from: str = "collections@casebook.invalid"
+    sms_url: str = ""
+    alert_webhook_url: str = ""
+    log_format: str = "json"
+    log_level: str = "INFO"
+    shutdown_grace_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> NotifyConfig:
+        def text(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        def duration(name: str, default: timedelta) -> timedelta:
+            raw = env.get(name, "").strip()
+            return parse_duration(raw, name) if raw else default
+
+        def integer(name: str, default: int) -> int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            if not raw.isdigit():
+                raise ConfigError(f"{name} must be a whole number, not {raw!r}")
+            return int(raw)
+
+        offsets_raw = env.get("CASEBOOK_NOTIFY_REMINDER_OFFSETS", "").strip()
+        offsets = (
+            tuple(
+                parse_duration(p, "CASEBOOK_NOTIFY_REMINDER_OFFSETS")
+                for p in offsets_raw.split(",")
+                if p.strip()
+            )
+            if offsets_raw
+            else cls.reminder_offsets
+        )
+        channels = tuple(
+            c.strip().upper()
+            for c in text("CASEBOOK_NOTIFY_REMINDER_CHANNELS", "SMS,EMAIL").split(",")
+            if c.strip()
+        )
+        unknown = set(channels) - {"SMS", "EMAIL"}
+        if unknown:
+            raise ConfigError(f"CASEBOOK_NOTIFY_REMINDER_CHANNELS: unknown {sorted(unknown)}")
+        config = cls(
+            db_url=text("CASEBOOK_NOTIFY_DB_URL", cls.db_url),
+            listen=text("CASEBOOK_NOTIFY_LISTEN", cls.listen),
+            case_address=text("CASEBOOK_NOTIFY_CASE_ADDRESS", cls.case_address),
+            reminder_offsets=offsets,
+            reminder_channels=channels,
+            grace=duration("CASEBOOK_NOTIFY_GRACE", cls.grace),
+            tick=duration("CASEBOOK_NOTIFY_TICK", cls.tick),
+            max_attempts=integer("CASEBOOK_NOTIFY_MAX_ATTEMPTS", cls.max_attempts),
+            retry_base=duration("CASEBOOK_NOTIFY_RETRY_BASE", cls.retry_base),
+            smtp_host=text("CASEBOOK_NOTIFY_SMTP_HOST", cls.smtp_host),
+            smtp_port=integer("CASEBOOK_NOTIFY_SMTP_PORT", cls.smtp_port),
+            mail_from=text("CASEBOOK_NOTIFY_MAIL_FROM", cls.mail_from),
+            sms_url=text("CASEBOOK_NOTIFY_SMS_URL", cls.sms_url),
+            alert_webhook_url=text("CASEBOOK_NOTIFY_ALERT_WEBHOOK_URL", cls.alert_webhook_url),
+            log_format=text("CASEBOOK_LOG_FORMAT", cls.log_format),
+            log_level=text("CASEBOOK_LOG_LEVEL", cls.log_level),
+        )
+        if not config.db_url.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ConfigError(
+                "CASEBOOK_NOTIFY_DB_URL must be a sqlite:/// or postgresql+psycopg:// URL"
+            )
+        if "SMS" in channels and not config.sms_url:
+            raise ConfigError("CASEBOOK_NOTIFY_SMS_URL is required when SMS reminders are on")
+        if config.max_attempts < 1:
+            raise ConfigError("CASEBOOK_NOTIFY_MAX_ATTEMPTS must be at least 1")
+        try:
+            clock_from_env(dict(env))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        return config
