@@ -20,7 +20,7 @@ import pytest
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
 from casebook.v1 import notify_service_pb2 as npb
-from tests.sinks import HttpSink, SmtpSink
+from casebook_common.devsinks import HttpSink, SmtpSink
 from tests.support import (
     T0,
     NotifyProcess,
