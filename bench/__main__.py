@@ -60,6 +60,99 @@ def _contact_request(case_id: str) -> svc.LogContactRequest:
     )
 
 
+def _notify_tick(folder: Path) -> None:
+    """Tick cost must follow the number due, not the number pending."""
+    import asyncio
+    import uuid
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from casebook_case.commands import RecordPromise
+    from casebook_common.clock import ManualClock
+    from casebook_notify.config import NotifyConfig
+    from casebook_notify.scheduler import Scheduler
+    from casebook_notify.store import NotifyStore, deadlines
+    from tests.support import T0
+
+    clock = ManualClock(T0)
+    server = InProcessServer(f"sqlite:///{folder}/tick-case.db", clock)
+    try:
+        results = {}
+        for pending in (1_000, 100_000):
+            store = NotifyStore(f"sqlite:///{folder}/tick-{pending}.db")
+            config = NotifyConfig(
+                case_address=f"127.0.0.1:{server.port}",
+                reminder_offsets=(),
+                retry_base=timedelta(hours=1),
+            )
+            due_at = clock.now() + timedelta(hours=1)
+            due_rows = []
+            for _ in range(1_000):
+                case_id = open_case(server.stub).case_id
+                promise_id = server.app.execute(
+                    RecordPromise(
+                        case_id=case_id,
+                        amount_minor=1_000,
+                        due_time=due_at,
+                        payment_channel="ALIPAY",
+                    ),
+                    "bench",
+                ).result_id
+                due_rows.append(
+                    dict(
+                        deadline_id=f"{promise_id}:0",
+                        case_id=case_id,
+                        promise_id=promise_id,
+                        due_time=due_at,
+                        fire_at=due_at,
+                        state="PENDING",
+                        outcome="",
+                        attempts=0,
+                    )
+                )
+            later = clock.now() + timedelta(days=30)
+            idle = [
+                dict(
+                    deadline_id=f"{uuid.uuid4()}:0",
+                    case_id=str(uuid.uuid4()),
+                    promise_id=str(uuid.uuid4()),
+                    due_time=later,
+                    fire_at=later,
+                    state="PENDING",
+                    outcome="",
+                    attempts=0,
+                )
+                for _ in range(pending - 1_000)
+            ]
+            with store.transaction() as connection:
+                connection.execute(insert(deadlines), due_rows + idle)
+            clock.set(due_at + timedelta(seconds=1))
+            scheduler = Scheduler(store, config, clock)
+
+            async def tick(s: Scheduler = scheduler) -> tuple[float, float, int]:
+                started = time.perf_counter()
+                await asyncio.to_thread(s._due_deadlines, clock.now())
+                query = time.perf_counter() - started
+                report = await s.tick()
+                await s.close()
+                return query, report.seconds, report.deadlines
+
+            query, whole, fired = asyncio.run(tick())
+            results[pending] = (query * 1000, whole * 1000, fired)
+            store.close()
+            clock.set(T0)
+        print("Notify tick firing 1,000 due deadlines (each a MarkPromiseBroken call)")
+        (q1, t1, f1), (q2, t2, f2) = results[1_000], results[100_000]
+        _figure("due query, 1,000 pending", q1, "ms", None, "")
+        _figure("due query, 100,000 pending", q2, "ms", q1, "target <= 1.5")
+        _figure("whole tick, 1,000 pending", t1, "ms", None, "")
+        _figure("whole tick, 100,000 pending", t2, "ms", t1, "target <= 1.5")
+        assert f1 == f2 == 1_000, (f1, f2)
+    finally:
+        server.close()
+
+
 def main() -> None:
     configure_logging("bench", fmt="console", level="WARNING")
     with tempfile.TemporaryDirectory() as folder:
@@ -110,8 +203,10 @@ def main() -> None:
             _figure("in-process application", in_process, "/s", None, "")
             _figure("over gRPC", over_grpc, "/s", in_process, "target >= 0.5")
             _figure("empty unary RPC (health)", empty, "/s", in_process, "ceiling of this server")
+            print()
         finally:
             server.close()
+        _notify_tick(Path(folder))
 
 
 if __name__ == "__main__":
