@@ -159,7 +159,6 @@ class Follower:
         self.config = config
         self.effects = EventEffects(config, webhook=bool(config.alert_webhook_url))
         self.on_alert = on_alert
-        self.connected = False
 
     async def run(self) -> None:
         backoff = 0.2
@@ -168,7 +167,6 @@ class Follower:
                 await self._follow()
                 backoff = 0.2
             except grpc.aio.AioRpcError as error:
-                self.connected = False
                 log.warning("case_service_unreachable", code=error.code().name, retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -186,7 +184,6 @@ class Follower:
                     await queue.put(message.event)
 
             reader = asyncio.create_task(read())
-            self.connected = True
             try:
                 while True:
                     getter = asyncio.ensure_future(queue.get())

@@ -53,7 +53,7 @@ def _reason(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
     """The ErrorInfo reason and metadata of a refused call, if it has one."""
     from google.rpc import error_details_pb2
 
-    status = rpc_status.from_call(error) if hasattr(error, "trailing_metadata") else None
+    status = rpc_status.from_call(error)
     for detail in status.details if status else ():
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
