@@ -226,6 +226,23 @@ def details(error: grpc.RpcError) -> dict[str, Any]:
     return found
 
 
+def refused(call: Any, code: grpc.StatusCode, reason: str = "") -> grpc.RpcError:
+    """Run a call that must fail with `code` (and ErrorInfo `reason`); return its error."""
+    import pytest
+
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    error = caught.value
+    assert error.code() == code, error.details()
+    if reason:
+        assert details(error)["ErrorInfo"].reason == reason, error.details()
+    return error
+
+
+def get(stub: rpc.CaseServiceStub, case_id: str) -> pb.Case:
+    return stub.GetCase(svc.GetCaseRequest(case_id=case_id))
+
+
 def violations(error: grpc.RpcError) -> set[str]:
     bad_request = details(error).get("BadRequest")
     return {v.field for v in bad_request.field_violations} if bad_request else set()

@@ -14,21 +14,7 @@ import pytest
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
-from tests.support import details, history, later, open_case, ts
-
-
-def refused(call: Callable[[], Any], code: grpc.StatusCode, reason: str = "") -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as caught:
-        call()
-    error = caught.value
-    assert error.code() == code, error.details()
-    if reason:
-        assert details(error)["ErrorInfo"].reason == reason, error.details()
-    return error
-
-
-def get(stub: Any, case_id: str) -> pb.Case:
-    return stub.GetCase(svc.GetCaseRequest(case_id=case_id))
+from tests.support import details, get, history, later, open_case, refused, ts
 
 
 def inbound_call(stub: Any, case_id: str) -> pb.Case:

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import grpc
-import pytest
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
-from tests.support import details, history, later, open_case, ts, violations
+from tests.support import details, get, history, later, open_case, refused, ts, violations
 
 SUPERVISOR = (("x-casebook-actor", "supervisor-1"),)
-
-
-def refused(call: Callable[[], Any], code: grpc.StatusCode, reason: str = "") -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as caught:
-        call()
-    error = caught.value
-    assert error.code() == code, error.details()
-    if reason:
-        assert details(error)["ErrorInfo"].reason == reason, error.details()
-    return error
-
-
-def get(stub: Any, case_id: str) -> pb.Case:
-    return stub.GetCase(svc.GetCaseRequest(case_id=case_id))
 
 
 def promise(stub: Any, case_id: str, amount: int, days: float, **fields: Any) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,23 +14,9 @@ import pytest
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
-from tests.support import T0, details, history, later, open_case, ts, violations
+from tests.support import T0, details, get, history, later, open_case, refused, ts, violations
 
 AGENT_7 = (("x-casebook-actor", "agent-7"),)
-
-
-def refused(call: Callable[[], Any], code: grpc.StatusCode, reason: str = "") -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as caught:
-        call()
-    error = caught.value
-    assert error.code() == code, error.details()
-    if reason:
-        assert details(error)["ErrorInfo"].reason == reason, error.details()
-    return error
-
-
-def get(stub: Any, case_id: str) -> pb.Case:
-    return stub.GetCase(svc.GetCaseRequest(case_id=case_id))
 
 
 def escalate(stub: Any, case_id: str, stage: int) -> pb.Case:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
 import structlog
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 
 from casebook.v1 import case_service_pb2, case_service_pb2_grpc
 from casebook_case.api.follow import LogWatcher
@@ -22,6 +18,12 @@ from casebook_case.commands import Policy
 from casebook_case.config import CaseConfig, ConfigError
 from casebook_common.clock import Clock, clock_from_env
 from casebook_common.logging import configure_logging
+from casebook_common.serving import (
+    add_health_and_reflection,
+    mark_serving,
+    run_main,
+    run_until_signalled,
+)
 
 log = structlog.get_logger("casebook.case")
 SERVICE_NAME = case_service_pb2.DESCRIPTOR.services_by_name["CaseService"].full_name
@@ -71,48 +73,26 @@ async def start_server(config: CaseConfig, clock: Clock | None = None) -> Runnin
         ]
     )
     case_service_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(app, watcher), server)
-    health = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(
-        (
-            SERVICE_NAME,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ),
-        server,
-    )
+    health = add_health_and_reflection(server, SERVICE_NAME)
     port = server.add_insecure_port(config.listen)
     if port == 0:
         raise ConfigError(f"cannot listen on {config.listen}")
     await server.start()
-    await health.set("", health_pb2.HealthCheckResponse.SERVING)
-    await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    await mark_serving(health, SERVICE_NAME)
     return RunningServer(server, port, app, health, watcher)
 
 
 async def serve(config: CaseConfig) -> None:
+    configure_logging("case", fmt=config.log_format, level=config.log_level)
     running = await start_server(config)
     host = config.listen.rsplit(":", 1)[0]
     store = "postgresql" if config.db_url.startswith("postgresql") else "sqlite"
     log.info("listening", listen=f"{host}:{running.port}", port=running.port, store=store)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-    log.info("stopping", grace_seconds=config.shutdown_grace_seconds)
-    await running.stop(config.shutdown_grace_seconds)
-    log.info("stopped")
+    await run_until_signalled(log, lambda: running.stop(config.shutdown_grace_seconds))
 
 
 def main() -> None:
-    try:
-        config = CaseConfig.from_env()
-    except ConfigError as error:
-        print(f"casebook-case: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging("case", fmt=config.log_format, level=config.log_level)
-    asyncio.run(serve(config))
+    run_main("casebook-case", CaseConfig.from_env, ConfigError, serve)
 
 
 if __name__ == "__main__":

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import sys
 from dataclasses import dataclass
 
 import grpc
 import structlog
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 
 from casebook.v1 import notify_service_pb2, notify_service_pb2_grpc
 from casebook_common.clock import Clock, clock_from_env
 from casebook_common.logging import configure_logging
+from casebook_common.serving import (
+    add_health_and_reflection,
+    mark_serving,
+    run_main,
+    run_until_signalled,
+)
 from casebook_notify.api import AlertBell, NotifyServicer
 from casebook_notify.config import ConfigError, NotifyConfig
 from casebook_notify.follower import Follower
@@ -62,27 +64,18 @@ async def start_notify(config: NotifyConfig, clock: Clock | None = None) -> Runn
     notify_service_pb2_grpc.add_NotifyServiceServicer_to_server(
         NotifyServicer(store, bell, clock), server
     )
-    health = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(
-        (
-            SERVICE_NAME,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ),
-        server,
-    )
+    health = add_health_and_reflection(server, SERVICE_NAME)
     port = server.add_insecure_port(config.listen)
     if port == 0:
         raise ConfigError(f"cannot listen on {config.listen}")
     await server.start()
     tasks = [asyncio.create_task(follower.run()), asyncio.create_task(scheduler.run())]
-    await health.set("", health_pb2.HealthCheckResponse.SERVING)
-    await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    await mark_serving(health, SERVICE_NAME)
     return RunningNotify(server, port, store, scheduler, health, tasks)
 
 
 async def serve(config: NotifyConfig) -> None:
+    configure_logging("notify", fmt=config.log_format, level=config.log_level)
     running = await start_notify(config)
     host = config.listen.rsplit(":", 1)[0]
     log.info(
@@ -91,24 +84,11 @@ async def serve(config: NotifyConfig) -> None:
         port=running.port,
         case_service=config.case_address,
     )
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-    log.info("stopping")
-    await running.stop(config.shutdown_grace_seconds)
-    log.info("stopped")
+    await run_until_signalled(log, lambda: running.stop(config.shutdown_grace_seconds))
 
 
 def main() -> None:
-    try:
-        config = NotifyConfig.from_env()
-    except ConfigError as error:
-        print(f"casebook-notify: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging("notify", fmt=config.log_format, level=config.log_level)
-    asyncio.run(serve(config))
+    run_main("casebook-notify", NotifyConfig.from_env, ConfigError, serve)
 
 
 if __name__ == "__main__":

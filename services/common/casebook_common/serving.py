@@ -1,0 +1,63 @@
+"""What every casebook gRPC process does the same way: standard health and reflection
+services, running until SIGTERM/SIGINT, and refusing bad configuration without a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+Config = TypeVar("Config")
+
+
+def add_health_and_reflection(server: grpc.aio.Server, service_name: str) -> HealthServicer:
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (
+            service_name,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    return health
+
+
+async def mark_serving(health: HealthServicer, service_name: str) -> None:
+    for name in ("", service_name):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+async def run_until_signalled(log: Any, stop: Callable[[], Awaitable[None]]) -> None:
+    """Wait for SIGTERM or SIGINT, then stop gracefully (calls in flight finish)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    log.info("stopping")
+    await stop()
+    log.info("stopped")
+
+
+def run_main(
+    program: str,
+    load: Callable[[], Config],
+    config_error: type[Exception],
+    serve: Callable[[Config], Awaitable[None]],
+) -> None:
+    """Load the configuration (a bad one exits 2 with one line, no traceback), then serve."""
+    try:
+        config = load()
+    except config_error as error:
+        print(f"{program}: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    asyncio.run(serve(config))
