@@ -88,30 +88,43 @@ class NotifyServicer(nrpc.NotifyServiceServicer):
         self.bell = bell
         self.clock = clock
 
-    async def _answer(self, context: grpc.aio.ServicerContext, method: str, work: Any) -> Any:
+    async def _answer(
+        self, context: grpc.aio.ServicerContext, method: str, request: Any, work: Any
+    ) -> Any:
+        """One log line per call (method, ids, status, duration); nothing internal leaks."""
         started = time.perf_counter()
+        metadata = dict(context.invocation_metadata() or ())
+        fields = {
+            "method": method,
+            "request_id": metadata.get("x-request-id", ""),
+            "case_id": getattr(request, "case_id", "")
+            or getattr(getattr(request, "filter", None), "case_id", ""),
+            "alert_id": getattr(request, "alert_id", ""),
+        }
         try:
             result = await work
         except _BadRequest as error:
-            log.info("rpc", method=method, status=error.code.name, duration_ms=_ms(started))
+            log.info("rpc", status=error.code.name, duration_ms=_ms(started), **fields)
             await context.abort(error.code, str(error))
         except Exception as error:
             log.error(
                 "rpc",
-                method=method,
                 status="INTERNAL",
                 duration_ms=_ms(started),
                 error_type=type(error).__name__,
                 exc_info=error,
+                **fields,
             )
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-        log.info("rpc", method=method, status="OK", duration_ms=_ms(started))
+        log.info("rpc", status="OK", duration_ms=_ms(started), **fields)
         return result
 
     async def ListAlerts(
         self, request: npb.ListAlertsRequest, context: grpc.aio.ServicerContext
     ) -> npb.ListAlertsResponse:
-        return await self._answer(context, "ListAlerts", asyncio.to_thread(self._list, request))
+        return await self._answer(
+            context, "ListAlerts", request, asyncio.to_thread(self._list, request)
+        )
 
     def _list(self, request: npb.ListAlertsRequest) -> npb.ListAlertsResponse:
         if request.page_size < 0:
@@ -165,7 +178,7 @@ class NotifyServicer(nrpc.NotifyServiceServicer):
         self, request: npb.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
     ) -> npb.Alert:
         return await self._answer(
-            context, "AcknowledgeAlert", asyncio.to_thread(self._acknowledge, request)
+            context, "AcknowledgeAlert", request, asyncio.to_thread(self._acknowledge, request)
         )
 
     def _acknowledge(self, request: npb.AcknowledgeAlertRequest) -> npb.Alert:
@@ -191,7 +204,7 @@ class NotifyServicer(nrpc.NotifyServiceServicer):
         self, request: npb.ListRemindersRequest, context: grpc.aio.ServicerContext
     ) -> npb.ListRemindersResponse:
         return await self._answer(
-            context, "ListReminders", asyncio.to_thread(self._reminders, request)
+            context, "ListReminders", request, asyncio.to_thread(self._reminders, request)
         )
 
     def _reminders(self, request: npb.ListRemindersRequest) -> npb.ListRemindersResponse:
