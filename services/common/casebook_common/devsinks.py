@@ -55,11 +55,12 @@ class SmtpSink:
 
 
 class HttpSink:
-    """Records POSTed JSON; `fail_next` answers that many requests with 503 first."""
+    """Records POSTed JSON; `fail_next` answers that many requests with `fail_status` first."""
 
     def __init__(self, echo: bool = False, port: int = 0) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail_next = 0
+        self.fail_status = 503
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,7 +69,7 @@ class HttpSink:
                 with sink_lock:
                     if sink.fail_next > 0:
                         sink.fail_next -= 1
-                        self.send_response(503)
+                        self.send_response(sink.fail_status)
                         self.end_headers()
                         return
                     if echo:

@@ -184,12 +184,12 @@ class Follower:
                     await queue.put(message.event)
 
             reader = asyncio.create_task(read())
+            getter: asyncio.Future[pb.CaseEvent] | None = None
             try:
                 while True:
                     getter = asyncio.ensure_future(queue.get())
                     done, _ = await asyncio.wait({getter, reader}, return_when="FIRST_COMPLETED")
                     if getter not in done:
-                        getter.cancel()
                         reader.result()  # re-raises the stream's error
                         return
                     batch = [getter.result()]
@@ -199,7 +199,9 @@ class Follower:
                     if raised:
                         self.on_alert()
             finally:
-                reader.cancel()
+                for task in (getter, reader):
+                    if task is not None:
+                        task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
                     await reader
 
