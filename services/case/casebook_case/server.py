@@ -88,7 +88,9 @@ async def serve(config: CaseConfig) -> None:
     host = config.listen.rsplit(":", 1)[0]
     store = "postgresql" if config.db_url.startswith("postgresql") else "sqlite"
     log.info("listening", listen=f"{host}:{running.port}", port=running.port, store=store)
-    await run_until_signalled(log, lambda: running.stop(config.shutdown_grace_seconds))
+    await run_until_signalled(
+        log, lambda: running.stop(config.shutdown_grace_seconds), config.shutdown_grace_seconds
+    )
 
 
 def main() -> None:

@@ -4,8 +4,11 @@ services, running until SIGTERM/SIGINT, and refusing bad configuration without a
 from __future__ import annotations
 
 import asyncio
+import faulthandler
+import os
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -36,16 +39,33 @@ async def mark_serving(health: HealthServicer, service_name: str) -> None:
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
 
-async def run_until_signalled(log: Any, stop: Callable[[], Awaitable[None]]) -> None:
-    """Wait for SIGTERM or SIGINT, then stop gracefully (calls in flight finish)."""
+async def run_until_signalled(
+    log: Any, stop: Callable[[], Awaitable[None]], grace_seconds: float
+) -> None:
+    """Wait for SIGTERM or SIGINT, then stop gracefully (calls in flight finish). A stop
+    that overruns its grace by STOP_OVERRUN_SECONDS writes every thread's stack to stderr
+    and exits 70: an orchestrator must never wait on a hung process."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     await stopping.wait()
-    log.info("stopping")
+    log.info("stopping", grace_seconds=grace_seconds)
+    watchdog = threading.Timer(grace_seconds + STOP_OVERRUN_SECONDS, _hung_stop, args=(log,))
+    watchdog.daemon = True
+    watchdog.start()
     await stop()
     log.info("stopped")
+
+
+STOP_OVERRUN_SECONDS = 10.0
+
+
+def _hung_stop(log: Any) -> None:
+    log.error("stop_overran_grace")
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stderr.flush()
+    os._exit(70)
 
 
 def run_main(

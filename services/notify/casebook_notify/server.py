@@ -84,7 +84,9 @@ async def serve(config: NotifyConfig) -> None:
         port=running.port,
         case_service=config.case_address,
     )
-    await run_until_signalled(log, lambda: running.stop(config.shutdown_grace_seconds))
+    await run_until_signalled(
+        log, lambda: running.stop(config.shutdown_grace_seconds), config.shutdown_grace_seconds
+    )
 
 
 def main() -> None:
