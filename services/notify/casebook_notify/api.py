@@ -53,6 +53,8 @@ def _filtered(query: Any, alert_filter: npb.AlertFilter) -> Any:
     if alert_filter.case_id:
         query = query.where(alerts.c.case_id == alert_filter.case_id)
     if alert_filter.kind:
+        if alert_filter.kind not in npb.AlertKind.values():
+            raise _BadRequest("filter.kind is not a known alert kind")
         query = query.where(alerts.c.kind == npb.AlertKind.Name(alert_filter.kind))
     if alert_filter.HasField("acknowledged"):
         query = query.where(
@@ -150,6 +152,10 @@ class NotifyServicer(nrpc.NotifyServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "after_sequence must not be negative"
             )
+        try:
+            _filtered(select(alerts), request.filter)
+        except _BadRequest as error:
+            await context.abort(error.code, str(error))
         after = request.after_sequence or await asyncio.to_thread(self._last_sequence)
         seen = self.bell.count
         while True:

@@ -33,7 +33,10 @@ def send_email(
         with smtplib.SMTP(host, port, timeout=10) as smtp:
             smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as error:
-        raise DeliveryError("recipient refused", permanent=True) from error
+        # 4xx answers ("try again later", greylisting) are temporary; only 5xx are final.
+        codes = [code for code, _ in error.recipients.values()]
+        permanent = bool(codes) and all(code >= 500 for code in codes)
+        raise DeliveryError("recipient refused", permanent=permanent) from error
     except smtplib.SMTPResponseException as error:
         raise DeliveryError(f"SMTP {error.smtp_code}", permanent=error.smtp_code >= 500) from error
     except (OSError, smtplib.SMTPException) as error:

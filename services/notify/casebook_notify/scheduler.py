@@ -233,7 +233,8 @@ class Scheduler:
                 if check.HasField("next_permitted_time")
                 else None
             )
-            if later is not None and later < due_time and set(check.reasons) <= TIME_REASONS:
+            waits_for_time = later is not None and set(check.reasons) <= TIME_REASONS
+            if waits_for_time and later < due_time:
                 await asyncio.to_thread(
                     self._set_reminder,
                     reminder.reminder_id,
@@ -241,7 +242,9 @@ class Scheduler:
                     reason="SHIFTED:" + ",".join(check.reasons),
                 )
                 return "SHIFTED"
-            skip = ",".join(check.reasons) + ("" if later is None else ",TOO_LATE")
+            # Holds, disputes and cease requests skip the reminder; TOO_LATE only says that
+            # waiting for permitted hours would pass the due time.
+            skip = ",".join(check.reasons) + (",TOO_LATE" if waits_for_time else "")
         if skip is None:
             address = case.debtor.email if reminder.channel == "EMAIL" else case.debtor.phone
             if not address:
@@ -397,9 +400,14 @@ def _why_not_needed(case: pb.Case, reminder: Any, due_time: datetime) -> str | N
 
 
 def _reminder_text(case: pb.Case, promise: pb.Promise, due_time: datetime) -> str:
-    """No debt details beyond what the debtor agreed to pay, in case someone else reads it."""
+    """No debt details beyond what the debtor agreed to pay, in case someone else reads it.
+    An instalment's reminder names what is still owed on that instalment."""
     local = due_time.astimezone(ZoneInfo(case.debtor.time_zone))
-    amount = promise.amount_minor - promise.paid_minor
+    instalment = next(
+        (i for i in promise.instalments if i.due_time.ToDatetime(tzinfo=UTC) == due_time), None
+    )
+    owed = instalment or promise
+    amount = owed.amount_minor - owed.paid_minor
     return (
         f"Reminder: the payment of {amount / 100:.2f} {promise.currency} you arranged is due "
         f"by {local:%Y-%m-%d %H:%M}. Reference {promise.promise_id[:8]}."
