@@ -220,11 +220,16 @@ def test_gateway_outage_is_retried_with_backoff_and_delivered_once(server, clock
     _promise(server.stub, case.case_id, shanghai(23, 16))
     assert eventually(lambda: notify.reminders(case.case_id))
     clock.set(shanghai(23, 14))
-    first = eventually(lambda: (r := notify.reminders(case.case_id)[0]).attempts == 1 and r)
-    assert first.status == npb.Reminder.SCHEDULED
+
+    def retried(attempts):
+        # attempts is counted when the send starts (SENDING); wait for the retry to be set.
+        r = notify.reminders(case.case_id)[0]
+        return r.attempts == attempts and r.status == npb.Reminder.SCHEDULED and r
+
+    first = eventually(lambda: retried(1))
     assert first.scheduled_for.ToDatetime(tzinfo=UTC) == shanghai(23, 14, 1)  # +60 s
     clock.set(shanghai(23, 14, 1))
-    second = eventually(lambda: (r := notify.reminders(case.case_id)[0]).attempts == 2 and r)
+    second = eventually(lambda: retried(2))
     assert second.scheduled_for.ToDatetime(tzinfo=UTC) == shanghai(23, 14, 3)  # +120 s
     clock.set(shanghai(23, 14, 3))
     done = eventually(
