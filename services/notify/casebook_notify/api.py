@@ -7,30 +7,21 @@ import base64
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import grpc
 import structlog
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select, update
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import notify_service_pb2 as npb
 from casebook.v1 import notify_service_pb2_grpc as nrpc
 from casebook_common.clock import Clock
-from casebook_notify.store import NotifyStore, alerts, reminders, utc
+from casebook_common.timestamps import to_timestamp
+from casebook_notify.store import NotifyStore, alerts, reminders
 
 log = structlog.get_logger("casebook.rpc")
 MAX_PAGE = 500
-
-
-def _ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(utc(value))
-    return stamp
 
 
 def alert_to_proto(row: Any) -> npb.Alert:
@@ -39,12 +30,12 @@ def alert_to_proto(row: Any) -> npb.Alert:
         kind=npb.AlertKind.Value(row.kind),
         case_id=row.case_id,
         promise_id=row.promise_id,
-        raised_at=_ts(row.raised_at),
-        missed_due_time=_ts(row.missed_due_time),
+        raised_at=to_timestamp(row.raised_at),
+        missed_due_time=to_timestamp(row.missed_due_time),
         unpaid_minor=row.unpaid_minor,
         acknowledged=bool(row.acknowledged_by),
         acknowledged_by=row.acknowledged_by,
-        acknowledged_at=_ts(row.acknowledged_at),
+        acknowledged_at=to_timestamp(row.acknowledged_at),
         sequence=row.sequence,
     )
 
@@ -228,12 +219,12 @@ class NotifyServicer(nrpc.NotifyServiceServicer):
                     case_id=r.case_id,
                     promise_id=r.promise_id,
                     channel=pb.Channel.Value(r.channel),
-                    due_time=_ts(r.due_time),
-                    scheduled_for=_ts(r.scheduled_for),
+                    due_time=to_timestamp(r.due_time),
+                    scheduled_for=to_timestamp(r.scheduled_for),
                     status=npb.Reminder.Status.Value(r.state),
                     reason=r.reason,
                     attempts=r.attempts,
-                    sent_at=_ts(r.sent_at),
+                    sent_at=to_timestamp(r.sent_at),
                 )
                 for r in rows
             ]

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import grpc
 import structlog
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_status import rpc_status
 from sqlalchemy import select, update
 
@@ -20,6 +19,7 @@ from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
 from casebook.v1 import case_service_pb2_grpc as rpc
 from casebook_common.clock import Clock
+from casebook_common.timestamps import to_timestamp
 from casebook_notify.config import NotifyConfig
 from casebook_notify.delivery import DeliveryError, post_json, send_email
 from casebook_notify.store import NotifyStore, alerts, deadlines, reminders, utc
@@ -41,12 +41,6 @@ class TickReport:
     webhooks: int = 0
     seconds: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
-
-
-def _ts(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
 
 
 def _reason(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
@@ -212,7 +206,7 @@ class Scheduler:
                 svc.CheckContactPermittedRequest(
                     case_id=reminder.case_id,
                     channel=pb.Channel.Value(reminder.channel),
-                    at=_ts(now),
+                    at=to_timestamp(now),
                 ),
                 metadata=ACTOR,
                 timeout=RPC_TIMEOUT,
@@ -325,7 +319,7 @@ class Scheduler:
                             channel=pb.Channel.Value(reminder.channel),
                             direction=pb.OUTBOUND,
                             outcome=pb.DELIVERED,
-                            occurred_at=_ts(utc(reminder.sent_at)),
+                            occurred_at=to_timestamp(utc(reminder.sent_at)),
                             agent_id="notify",
                             note=f"automated payment reminder {reminder.reminder_id}",
                         ),

@@ -12,6 +12,7 @@ from casebook.v1 import case_pb2 as pb
 from casebook_case.domain.case import Case
 from casebook_case.domain.values import Instalment
 from casebook_case.history import canonical_json, event_payload, event_type
+from casebook_common.timestamps import to_timestamp
 
 _TARGETS = {
     "CONTACT_TARGET_UNSPECIFIED": "DEBTOR",
@@ -41,14 +42,6 @@ def to_datetime(message: Any, field: str) -> datetime | None:
         return None
     ts: Timestamp = getattr(message, field)
     return ts.ToDatetime(tzinfo=UTC)
-
-
-def to_timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value.astimezone(UTC))
-    return ts
 
 
 def to_instalments(messages: Any) -> list[Instalment]:
