@@ -18,14 +18,17 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from casebook_case.access_log import AccessEntry, AccessLog, Reader
 from casebook_case.commands import Command, OpenCase, Policy, RecordPayment, Violations
 from casebook_case.compliance.engine import Decision
 from casebook_case.compliance.profiles import get_profile
 from casebook_case.domain.case import Case, CommandMeta
+from casebook_case.domain.chain import ChainReport
 from casebook_case.domain.claims import UniqueKey, derived_id
 from casebook_case.domain.errors import (
     AlreadyExists,
     Contention,
+    DomainError,
     InvalidArgument,
     NotFound,
     Refused,
@@ -45,6 +48,8 @@ from casebook_case.domain.values import (
 )
 from casebook_case.domain.values import Channel as ContactChannel
 from casebook_case.history import CASE_EVENT_TOPICS
+from casebook_case.ledger import Ledger, LedgerDigest
+from casebook_case.signing import Signer
 from casebook_common.clock import Clock, SystemClock
 
 # Names are stored in snapshots: never rename.
@@ -116,6 +121,7 @@ class CaseApplication(Application[UUID]):
         clock: Clock | None = None,
         policy: Policy | None = None,
         cache_size: int = 1000,
+        signer: Signer | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
         self.policy = policy or Policy()
@@ -135,6 +141,12 @@ class CaseApplication(Application[UUID]):
                 "CREATE_TABLE": "y",
             }
         )
+        self.access_log = AccessLog(self.recorder.datastore)  # type: ignore[attr-defined]
+        self.ledger = Ledger(self.recorder, self.mapper, signer)
+
+    def close(self) -> None:
+        self.access_log.close()
+        super().close()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -292,9 +304,21 @@ class CaseApplication(Application[UUID]):
         as_of_version: int = 0,
         as_of_time: datetime | None = None,
         show: Show = as_is,
+        reader: Reader | None = None,
+        detail: str = "",
     ) -> Any:
         """The case now, or as it stood after a version or at a recorded instant, shown at
-        the instant its days past due are to be counted at."""
+        the instant its days past due are to be counted at. A reader's access is logged."""
+        if not detail and as_of_version:
+            detail = f"as_of_version={as_of_version}"
+        if not detail and as_of_time is not None:
+            detail = f"as_of_time={as_of_time.isoformat()}"
+        with self._accessed(reader, case_id, detail):
+            return self._case_as_of(case_id, as_of_version, as_of_time, show)
+
+    def _case_as_of(
+        self, case_id: str, as_of_version: int, as_of_time: datetime | None, show: Show
+    ) -> Any:
         if as_of_version and as_of_time:
             raise InvalidArgument.single("as_of_time", "give as_of_version or as_of_time, not both")
         if as_of_version < 0:
@@ -339,12 +363,19 @@ class CaseApplication(Application[UUID]):
         return low
 
     def history(
-        self, case_id: str, *, from_version: int = 1, page_size: int = 500
+        self,
+        case_id: str,
+        *,
+        from_version: int = 1,
+        page_size: int = 500,
+        reader: Reader | None = None,
+        detail: str = "",
     ) -> Iterator[Case.Event]:
         """Every event of the case in version order, read a page at a time."""
-        uuid = parse_case_id(case_id)
-        with self._lock_for(uuid):
-            self._get(uuid)
+        with self._accessed(reader, case_id, detail or f"from_version={from_version}"):
+            uuid = parse_case_id(case_id)
+            with self._lock_for(uuid):
+                self._get(uuid)
         after = max(from_version, 1) - 1
         while True:
             page = list(self.events.get(uuid, gt=after, limit=page_size))
@@ -352,6 +383,52 @@ class CaseApplication(Application[UUID]):
             if len(page) < page_size:
                 return
             after = page[-1].originator_version
+
+    # ------------------------------------------------------------------- audit
+    def verify_case(self, case_id: str, reader: Reader | None = None) -> ChainReport:
+        """Recompute the case's hash chain from the events as stored."""
+        with self._accessed(reader, case_id, "verify"):
+            report = self.ledger.verify_case(parse_case_id(case_id))
+            if report.event_count == 0:
+                raise NotFound("case", case_id)
+            return report
+
+    def ledger_digest(self, position: int = 0) -> LedgerDigest:
+        """The (signed) digest over every case's head at a log position; default now."""
+        head = self.ledger.head_position()
+        if position < 0:
+            raise InvalidArgument.single("position", "must not be negative")
+        if position > head:
+            raise InvalidArgument.single("position", f"is beyond the head of the log ({head})")
+        return self.ledger.digest(position or head)
+
+    @contextlib.contextmanager
+    def _accessed(self, reader: Reader | None, case_id: str, detail: str) -> Iterator[None]:
+        """Log a read in the access log, with its outcome, before its answer is given."""
+        if reader is None:  # in-process use by the service itself (notify's reads come
+            yield  # in over gRPC, as readers)
+            return
+        outcome = "OK"
+        try:
+            yield
+        except DomainError as error:
+            outcome = type(error).__name__
+            raise
+        except Exception:
+            outcome = "ERROR"
+            raise
+        finally:
+            self.access_log.record(
+                AccessEntry(
+                    accessed_at=self.clock.now(),
+                    actor=reader.actor,
+                    action=reader.via,
+                    case_id=str(case_id),
+                    request_id=reader.request_id,
+                    detail=detail,
+                    outcome=outcome,
+                )
+            )
 
     def read_log(self, after_position: int, limit: int = 500) -> list[tuple[int, Case.Event]]:
         """Case events in commit order after a position (other records are skipped)."""

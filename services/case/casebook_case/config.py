@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from casebook_case.signing import Signer, SigningKeyError
 from casebook_common.clock import clock_from_env
 
 
@@ -25,6 +26,7 @@ class CaseConfig:
     worker_threads: int = 16
     shutdown_grace_seconds: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
+    ledger_key_file: str = ""  # Ed25519 private key (PEM) that signs ledger digests
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> CaseConfig:
@@ -58,6 +60,7 @@ class CaseConfig:
                 "CASEBOOK_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, float
             ),
             max_message_bytes=number("CASEBOOK_MAX_MESSAGE_BYTES", cls.max_message_bytes),  # type: ignore[arg-type]
+            ledger_key_file=text("CASEBOOK_LEDGER_KEY_FILE", ""),
         )
         if config.log_format not in ("json", "console"):
             raise ConfigError("CASEBOOK_LOG_FORMAT must be json or console")
@@ -67,6 +70,11 @@ class CaseConfig:
             )
         if config.worker_threads < 1:
             raise ConfigError("CASEBOOK_CASE_WORKER_THREADS must be at least 1")
+        if config.ledger_key_file:
+            try:
+                Signer.from_file(config.ledger_key_file)
+            except SigningKeyError as error:
+                raise ConfigError(f"CASEBOOK_LEDGER_KEY_FILE: {error}") from None
         try:
             clock_from_env(dict(env))
         except ValueError as error:

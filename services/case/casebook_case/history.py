@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.utils import get_topic
 
+from casebook_case.domain.canonical import canonical
 from casebook_case.domain.case import Case
 
 # Fields every case event has, shown on their own rather than in the payload.
@@ -22,6 +20,8 @@ _ENVELOPE_FIELDS = frozenset(
         "occurred_at",
         "request_id",
         "request_fingerprint",
+        "previous_hash",
+        "hash",
     }
 )
 
@@ -37,22 +37,5 @@ def event_type(event: Case.Event) -> str:
     return type(event).__name__
 
 
-def _canonical(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    return value
-
-
 def event_payload(event: Case.Event) -> dict[str, Any]:
-    return {k: _canonical(v) for k, v in vars(event).items() if k not in _ENVELOPE_FIELDS}
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted keys, no spaces, UTF-8 text: the same event always gives the same string."""
-    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return {k: canonical(v) for k, v in vars(event).items() if k not in _ENVELOPE_FIELDS}

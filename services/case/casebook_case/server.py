@@ -16,6 +16,7 @@ from casebook_case.api.servicer import CaseServicer
 from casebook_case.application import CaseApplication
 from casebook_case.commands import Policy
 from casebook_case.config import CaseConfig, ConfigError
+from casebook_case.signing import Signer
 from casebook_common.clock import Clock, clock_from_env
 from casebook_common.logging import configure_logging
 from casebook_common.serving import (
@@ -54,6 +55,7 @@ def build_application(config: CaseConfig, clock: Clock | None = None) -> CaseApp
             default_profile=config.default_profile,
         ),
         cache_size=config.cache_size,
+        signer=Signer.from_file(config.ledger_key_file) if config.ledger_key_file else None,
     )
 
 
@@ -87,7 +89,13 @@ async def serve(config: CaseConfig) -> None:
     running = await start_server(config)
     host = config.listen.rsplit(":", 1)[0]
     store = "postgresql" if config.db_url.startswith("postgresql") else "sqlite"
-    log.info("listening", listen=f"{host}:{running.port}", port=running.port, store=store)
+    log.info(
+        "listening",
+        listen=f"{host}:{running.port}",
+        port=running.port,
+        store=store,
+        ledger_key_id=running.app.ledger.signer.key_id if running.app.ledger.signer else "",
+    )
     await run_until_signalled(
         log, lambda: running.stop(config.shutdown_grace_seconds), config.shutdown_grace_seconds
     )

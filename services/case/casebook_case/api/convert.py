@@ -9,9 +9,10 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from casebook.v1 import case_pb2 as pb
+from casebook_case.domain.canonical import canonical_json
 from casebook_case.domain.case import Case
 from casebook_case.domain.values import Instalment
-from casebook_case.history import canonical_json, event_payload, event_type
+from casebook_case.history import event_payload, event_type
 from casebook_common.timestamps import to_timestamp
 
 _TARGETS = {
@@ -187,4 +188,6 @@ def event_to_proto(event: Case.Event, position: int = 0) -> pb.CaseEvent:
         actor=event.actor,
         request_id=event.request_id,
         payload_json=canonical_json(event_payload(event)),
+        previous_hash=event.previous_hash,
+        hash=event.hash,
     )

@@ -20,6 +20,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from casebook_case.access_log import AccessLogUnavailable, Reader
 from casebook_case.domain.errors import (
     AlreadyExists,
     Contention,
@@ -96,6 +97,12 @@ def status_for(error: Exception) -> grpc.Status:
                 ]
             ),
         )
+    if isinstance(error, AccessLogUnavailable):
+        return _status(
+            grpc.StatusCode.UNAVAILABLE,
+            "the read could not be recorded in the access log; retry",
+            error_details_pb2.RetryInfo(retry_delay={"seconds": 1}),
+        )
     if isinstance(error, OperationalError):
         return _status(
             grpc.StatusCode.UNAVAILABLE,
@@ -114,6 +121,12 @@ def _call_fields(request: Any, context: grpc.aio.ServicerContext, method: str) -
         "case_id": getattr(request, "case_id", ""),
         "actor": actor_of(context),
     }
+
+
+def reader_of(context: grpc.aio.ServicerContext, via: str) -> Reader:
+    """Who reads a case, for the access log."""
+    metadata = dict(context.invocation_metadata() or ())
+    return Reader(actor_of(context), via, str(metadata.get("x-request-id", ""))[:128])
 
 
 def actor_of(context: grpc.aio.ServicerContext) -> str:

@@ -22,7 +22,7 @@ from casebook_case.api.convert import (
     to_instalments,
     to_timestamp,
 )
-from casebook_case.api.errors import actor_of, server_stream, unary
+from casebook_case.api.errors import actor_of, reader_of, server_stream, unary
 from casebook_case.api.follow import LogWatcher
 from casebook_case.application import CaseApplication, CommandResult
 from casebook_case.domain.errors import InvalidArgument
@@ -285,6 +285,7 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
             as_of_version=request.as_of_version,
             as_of_time=to_datetime(request, "as_of_time"),
             show=case_to_proto,
+            reader=reader_of(context, "GetCase"),
         )
 
     @unary
@@ -315,7 +316,16 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
         if request.from_version < 0:
             raise InvalidArgument.single("from_version", "must not be negative")
         wanted = set(request.types)
-        events = self.app.history(request.case_id, from_version=request.from_version or 1)
+        from_version = request.from_version or 1
+        detail = f"from_version={from_version}"
+        if wanted:
+            detail += " types=" + ",".join(sorted(wanted))
+        events = self.app.history(
+            request.case_id,
+            from_version=from_version,
+            reader=reader_of(context, "GetCaseHistory"),
+            detail=detail,
+        )
         while True:
             page = await asyncio.to_thread(_take, events, PAGE_SIZE)
             for event in page:
@@ -323,6 +333,35 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
                     yield event_to_proto(event)
             if len(page) < PAGE_SIZE:
                 return
+
+    # ------------------------------------------------------------------- audit
+    @unary
+    async def VerifyCaseHistory(
+        self, request: svc.VerifyCaseHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> svc.VerifyCaseHistoryResponse:
+        report = await asyncio.to_thread(
+            self.app.verify_case, request.case_id, reader_of(context, "VerifyCaseHistory")
+        )
+        return svc.VerifyCaseHistoryResponse(
+            ok=report.ok,
+            event_count=report.event_count,
+            head_hash=report.head_hash,
+            first_bad_version=report.first_bad_version,
+            problem=report.problem,
+        )
+
+    @unary
+    async def GetLedgerDigest(
+        self, request: svc.GetLedgerDigestRequest, context: grpc.aio.ServicerContext
+    ) -> svc.GetLedgerDigestResponse:
+        digest = await asyncio.to_thread(self.app.ledger_digest, request.position)
+        return svc.GetLedgerDigestResponse(
+            position=digest.position,
+            digest=digest.digest,
+            signature=digest.signature,
+            key_id=digest.key_id,
+            case_count=digest.case_count,
+        )
 
     @server_stream
     async def SubscribeEvents(
@@ -350,12 +389,6 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
 
     async def ListCases(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._unimplemented(context, "ListCases")
-
-    async def VerifyCaseHistory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context, "VerifyCaseHistory")
-
-    async def GetLedgerDigest(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context, "GetLedgerDigest")
 
     async def ImportPayments(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._unimplemented(context, "ImportPayments")

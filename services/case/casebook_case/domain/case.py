@@ -7,17 +7,19 @@ Event class paths are stored with every event: do not rename or move them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 
 from casebook_case.compliance.engine import Decision, check_contact, check_escalation
 from casebook_case.compliance.facts import CaseFacts, ContactIntent, Hold, IssuedLetter, PastContact
 from casebook_case.compliance.profiles import Profile
+from casebook_case.domain.chain import GENESIS, seal, sealed_document
 from casebook_case.domain.errors import InvalidArgument, NotFound, Refused, case_closed
 from casebook_case.domain.values import (
     STAGE_LADDER,
@@ -60,16 +62,34 @@ class Case(Aggregate):
     # ------------------------------------------------------------------ events
     class Event(Aggregate.Event):
         """Every case event: who (actor), when it happened (occurred_at), when it was
-        recorded (timestamp, shown as recorded_at), under which request."""
+        recorded (timestamp, shown as recorded_at), under which request; and its place in
+        the case's hash chain (see domain/chain.py)."""
 
         actor: str
         occurred_at: datetime
         request_id: str
         request_fingerprint: str
+        previous_hash: str
+        hash: str = field(init=False, default="")
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            # Sealed once, when the event is made; events loaded from the store keep the
+            # hash they were written with (they are not constructed again).
+            fields = {k: v for k, v in vars(self).items() if k != "hash"}
+            document = sealed_document(
+                get_topic(type(self)),
+                getattr(type(self), "class_version", 1),
+                str(self.originator_id),
+                self.originator_version,
+                fields,
+            )
+            object.__setattr__(self, "hash", seal(document))
 
         def apply(self, case: Case) -> None:
             self.evolve(case)
             case.last_recorded_at = self.timestamp
+            case.head_hash = self.hash
             if self.request_id:
                 previous = case.requests.get(self.request_id)
                 case.requests[self.request_id] = RequestRecord(
@@ -424,6 +444,7 @@ class Case(Aggregate):
     close_reason: str
     requests: dict[str, RequestRecord]
     last_recorded_at: datetime
+    head_hash: str
 
     def __init__(self) -> None:
         # The library would otherwise build __init__ from the annotations above;
@@ -453,6 +474,7 @@ class Case(Aggregate):
             occurred_at=opened_at,
             request_id=meta.request_id,
             request_fingerprint=meta.fingerprint,
+            previous_hash=GENESIS,
             account_id=account_id,
             debtor=debtor,
             profile=profile,
@@ -479,6 +501,7 @@ class Case(Aggregate):
             occurred_at=occurred_at or meta.now,
             request_id=meta.request_id,
             request_fingerprint=meta.fingerprint,
+            previous_hash=self.head_hash,
             **fields,
         )
 

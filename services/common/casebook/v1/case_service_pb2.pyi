@@ -373,16 +373,18 @@ class VerifyCaseHistoryRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ...) -> None: ...
 
 class VerifyCaseHistoryResponse(_message.Message):
-    __slots__ = ("ok", "event_count", "head_hash", "first_bad_version")
+    __slots__ = ("ok", "event_count", "head_hash", "first_bad_version", "problem")
     OK_FIELD_NUMBER: _ClassVar[int]
     EVENT_COUNT_FIELD_NUMBER: _ClassVar[int]
     HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
     FIRST_BAD_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     event_count: int
     head_hash: str
     first_bad_version: int
-    def __init__(self, ok: _Optional[bool] = ..., event_count: _Optional[int] = ..., head_hash: _Optional[str] = ..., first_bad_version: _Optional[int] = ...) -> None: ...
+    problem: str
+    def __init__(self, ok: _Optional[bool] = ..., event_count: _Optional[int] = ..., head_hash: _Optional[str] = ..., first_bad_version: _Optional[int] = ..., problem: _Optional[str] = ...) -> None: ...
 
 class GetLedgerDigestRequest(_message.Message):
     __slots__ = ("position",)
@@ -391,16 +393,18 @@ class GetLedgerDigestRequest(_message.Message):
     def __init__(self, position: _Optional[int] = ...) -> None: ...
 
 class GetLedgerDigestResponse(_message.Message):
-    __slots__ = ("position", "digest", "signature", "key_id")
+    __slots__ = ("position", "digest", "signature", "key_id", "case_count")
     POSITION_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    CASE_COUNT_FIELD_NUMBER: _ClassVar[int]
     position: int
     digest: str
     signature: str
     key_id: str
-    def __init__(self, position: _Optional[int] = ..., digest: _Optional[str] = ..., signature: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
+    case_count: int
+    def __init__(self, position: _Optional[int] = ..., digest: _Optional[str] = ..., signature: _Optional[str] = ..., key_id: _Optional[str] = ..., case_count: _Optional[int] = ...) -> None: ...
 
 class ImportPaymentsRequest(_message.Message):
     __slots__ = ("case_id", "amount_minor", "currency", "received_at", "payment_reference")
