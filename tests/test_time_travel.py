@@ -113,3 +113,28 @@ def test_long_case_is_read_from_a_snapshot_not_replayed_from_the_start(server):
     snapshots = list(server.app.snapshots.get(UUID(case.case_id), desc=True, limit=1))
     assert snapshots[0].originator_version == 200
     assert stub.GetCase(svc.GetCaseRequest(case_id=case.case_id)).version == 251
+
+
+def test_case_as_of_time_on_a_long_history_with_snapshots(server, clock):
+    """250 events a minute apart, snapshots at 100 and 200: every instant asked about
+    finds the version recorded by then, and shows it as replaying the events would."""
+    stub = server.stub
+    case = open_case(stub)
+    recorded = {1: clock.now()}
+    for version in range(2, 251):
+        clock.advance(timedelta(minutes=1))
+        stub.LogContact(
+            svc.LogContactRequest(
+                case_id=case.case_id, channel=pb.EMAIL, direction=pb.OUTBOUND, outcome=pb.DELIVERED
+            )
+        )
+        recorded[version] = clock.now()
+    from uuid import UUID
+
+    snapshots = [s.originator_version for s in server.app.snapshots.get(UUID(case.case_id))]
+    assert snapshots == [100, 200]
+    for version in (1, 2, 99, 100, 101, 150, 199, 200, 201, 250):
+        for instant in (recorded[version], recorded[version] + timedelta(seconds=59)):
+            shown = stub.GetCase(svc.GetCaseRequest(case_id=case.case_id, as_of_time=ts(instant)))
+            replayed = _replayed(server, case.case_id, version)
+            assert shown == case_to_proto(replayed, instant), (version, instant)
