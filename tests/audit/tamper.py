@@ -21,6 +21,7 @@ class Tamperer:
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
         self.sqlite = db_url.startswith("sqlite")
+        self.table = TABLE
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
@@ -47,7 +48,7 @@ class Tamperer:
         with self._cursor() as cursor:
             cursor.execute(
                 self._sql(
-                    f"SELECT state FROM {TABLE} WHERE originator_id = ? AND originator_version = ?"
+                    f"SELECT state FROM {self.table} WHERE originator_id = ? AND originator_version = ?"
                 ),
                 (self._id(case_id), version),
             )
@@ -58,7 +59,7 @@ class Tamperer:
         with self._cursor() as cursor:
             cursor.execute(
                 self._sql(
-                    f"SELECT topic FROM {TABLE} WHERE originator_id = ? AND originator_version = ?"
+                    f"SELECT topic FROM {self.table} WHERE originator_id = ? AND originator_version = ?"
                 ),
                 (self._id(case_id), version),
             )
@@ -69,7 +70,7 @@ class Tamperer:
         with self._cursor() as cursor:
             cursor.execute(
                 self._sql(
-                    f"UPDATE {TABLE} SET state = ? WHERE originator_id = ? "
+                    f"UPDATE {self.table} SET state = ? WHERE originator_id = ? "
                     "AND originator_version = ?"
                 ),
                 (json.dumps(state).encode(), self._id(case_id), version),
@@ -86,7 +87,7 @@ class Tamperer:
         with self._cursor() as cursor:
             cursor.execute(
                 self._sql(
-                    f"DELETE FROM {TABLE} WHERE originator_id = ? AND originator_version = ?"
+                    f"DELETE FROM {self.table} WHERE originator_id = ? AND originator_version = ?"
                 ),
                 (self._id(case_id), version),
             )
@@ -98,7 +99,7 @@ class Tamperer:
             for old, new in ((first, -1), (second, first), (-1, second)):
                 cursor.execute(
                     self._sql(
-                        f"UPDATE {TABLE} SET originator_version = ? WHERE originator_id = ? "
+                        f"UPDATE {self.table} SET originator_version = ? WHERE originator_id = ? "
                         "AND originator_version = ?"
                     ),
                     (new, self._id(case_id), old),
@@ -109,7 +110,7 @@ class Tamperer:
         with self._cursor() as cursor:
             cursor.execute(
                 self._sql(
-                    f"INSERT INTO {TABLE} (originator_id, originator_version, topic, state) "
+                    f"INSERT INTO {self.table} (originator_id, originator_version, topic, state) "
                     "VALUES (?, ?, ?, ?)"
                 ),
                 (self._id(case_id), version, topic, json.dumps(state).encode()),

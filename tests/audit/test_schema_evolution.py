@@ -66,7 +66,7 @@ def test_events_written_by_the_older_class_load_upcast_and_still_verify(server, 
     stored = Tamperer(db_url).state(case.case_id, 2)
     assert "duration_seconds" not in stored and "class_version" not in stored
 
-    server.app.repository.cache.clear()  # the new release starts with an empty cache
+    server.app._evict(UUID(case.case_id))  # the new release starts with an empty cache
     with class_changed(Case.ContactLogged, ContactLoggedV2):
         events = list(stub.GetCaseHistory(svc.GetCaseHistoryRequest(case_id=case.case_id)))
         contacts = [e for e in events if e.type == "ContactLoggedV2"]

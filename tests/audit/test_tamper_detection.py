@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from uuid import UUID
 
 import grpc
 import pytest
@@ -162,3 +163,26 @@ def test_unknown_case_is_not_found_and_bad_id_is_invalid(stub):
     with pytest.raises(grpc.RpcError) as bad:
         _verify(stub, "not-a-case")
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_changed_snapshot_is_detected_though_every_event_is_intact(stub, server, db_url):
+    """GetCase starts from the latest snapshot, so a forged snapshot would change what
+    callers see without touching an event: verification replays and compares."""
+    case = open_case(stub, amount=300_000)
+    for _ in range(100):
+        stub.LogContact(
+            svc.LogContactRequest(
+                case_id=case.case_id, channel=pb.EMAIL, direction=pb.OUTBOUND, outcome=pb.DELIVERED
+            )
+        )
+    assert _verify(stub, case.case_id).ok
+    tamper = Tamperer(db_url)
+    tamper.table = "casebook_snapshots"
+    state = tamper.state(case.case_id, 100)
+    state["state"]["balance_minor"] = 1
+    tamper.write_state(case.case_id, 100, state)
+    server.app._evict(UUID(case.case_id))  # as after a restart: read from the snapshot
+    assert stub.GetCase(svc.GetCaseRequest(case_id=case.case_id)).balance_minor == 1
+    report = _verify(stub, case.case_id)
+    assert (report.ok, report.first_bad_version) == (False, 100)
+    assert "snapshot at version 100" in report.problem

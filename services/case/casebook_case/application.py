@@ -388,10 +388,38 @@ class CaseApplication(Application[UUID]):
     def verify_case(self, case_id: str, reader: Reader | None = None) -> ChainReport:
         """Recompute the case's hash chain from the events as stored."""
         with self._accessed(reader, case_id, "verify"):
-            report = self.ledger.verify_case(parse_case_id(case_id))
+            uuid = parse_case_id(case_id)
+            report = self.ledger.verify_case(uuid)
             if report.event_count == 0:
                 raise NotFound("case", case_id)
+            if report.ok:
+                bad_snapshot = self._bad_snapshot(uuid)
+                if bad_snapshot is not None:
+                    return dataclasses.replace(
+                        report,
+                        ok=False,
+                        head_hash="",
+                        first_bad_version=bad_snapshot,
+                        problem=f"the snapshot at version {bad_snapshot} does not match the "
+                        "events up to it",
+                    )
             return report
+
+    def _bad_snapshot(self, case_id: UUID) -> int | None:
+        """Snapshots are what GetCase starts from, so they are checked too: each must equal
+        the case replayed from its events up to the snapshot's version."""
+        if self.snapshots is None:
+            return None
+        snapshots = {s.originator_version: s for s in self.snapshots.get(case_id)}
+        if not snapshots:
+            return None
+        case = None
+        for event in self.events.get(case_id, lte=max(snapshots)):
+            case = event.mutate(case)  # type: ignore[arg-type]
+            snapshot = snapshots.pop(event.originator_version, None)
+            if snapshot is not None and _state(snapshot.mutate(None)) != _state(case):
+                return event.originator_version
+        return min(snapshots) if snapshots else None  # snapshots of versions never written
 
     def ledger_digest(self, position: int = 0) -> LedgerDigest:
         """The (signed) digest over every case's head at a log position; default now."""
@@ -452,6 +480,10 @@ class CaseApplication(Application[UUID]):
     def _notify(self, recordings: list[Any]) -> None:
         for listener in list(self._listeners):
             listener()
+
+
+def _state(case: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(case).items() if k != "_pending_events"}
 
 
 def parse_case_id(case_id: str) -> UUID:
