@@ -15,6 +15,7 @@ import psycopg
 from casebook_case.domain.chain import seal, sealed_document
 
 TABLE = "casebook_events"
+ONE_EVENT = "WHERE originator_id = ? AND originator_version = ?"
 
 
 class Tamperer:
@@ -47,9 +48,7 @@ class Tamperer:
     def state(self, case_id: str, version: int) -> dict[str, Any]:
         with self._cursor() as cursor:
             cursor.execute(
-                self._sql(
-                    f"SELECT state FROM {self.table} WHERE originator_id = ? AND originator_version = ?"
-                ),
+                self._sql(f"SELECT state FROM {self.table} {ONE_EVENT}"),
                 (self._id(case_id), version),
             )
             (state,) = cursor.fetchone()
@@ -58,9 +57,7 @@ class Tamperer:
     def topic(self, case_id: str, version: int) -> str:
         with self._cursor() as cursor:
             cursor.execute(
-                self._sql(
-                    f"SELECT topic FROM {self.table} WHERE originator_id = ? AND originator_version = ?"
-                ),
+                self._sql(f"SELECT topic FROM {self.table} {ONE_EVENT}"),
                 (self._id(case_id), version),
             )
             return cursor.fetchone()[0]
@@ -69,10 +66,7 @@ class Tamperer:
     def write_state(self, case_id: str, version: int, state: dict[str, Any]) -> None:
         with self._cursor() as cursor:
             cursor.execute(
-                self._sql(
-                    f"UPDATE {self.table} SET state = ? WHERE originator_id = ? "
-                    "AND originator_version = ?"
-                ),
+                self._sql(f"UPDATE {self.table} SET state = ? {ONE_EVENT}"),
                 (json.dumps(state).encode(), self._id(case_id), version),
             )
             assert cursor.rowcount == 1
@@ -86,9 +80,7 @@ class Tamperer:
     def delete(self, case_id: str, version: int) -> None:
         with self._cursor() as cursor:
             cursor.execute(
-                self._sql(
-                    f"DELETE FROM {self.table} WHERE originator_id = ? AND originator_version = ?"
-                ),
+                self._sql(f"DELETE FROM {self.table} {ONE_EVENT}"),
                 (self._id(case_id), version),
             )
             assert cursor.rowcount == 1
@@ -98,10 +90,7 @@ class Tamperer:
         with self._cursor() as cursor:
             for old, new in ((first, -1), (second, first), (-1, second)):
                 cursor.execute(
-                    self._sql(
-                        f"UPDATE {self.table} SET originator_version = ? WHERE originator_id = ? "
-                        "AND originator_version = ?"
-                    ),
+                    self._sql(f"UPDATE {self.table} SET originator_version = ? {ONE_EVENT}"),
                     (new, self._id(case_id), old),
                 )
                 assert cursor.rowcount == 1
