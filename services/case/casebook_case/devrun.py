@@ -69,6 +69,8 @@ def main() -> None:
             env=dict(os.environ, CASEBOOK_CASE_ADDRESS=CASE),
             check=True,
         )
+        print("\naudit: .venv/bin/casebook audit verify --all")
+        print("       .venv/bin/casebook audit export CASE_ID --format html -o var/case.html")
         print(f"\nserving; try: grpcurl -plaintext {CASE} list   (Ctrl-C stops)")
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
