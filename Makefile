@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PROTOS := $(wildcard protos/casebook/v1/*.proto)
 GEN_DIR := services/common
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install protos check-protos lint test run bench clean
+.PHONY: install protos check-protos lint browser test run bench clean
 
 install: $(STAMP)
 
@@ -39,7 +40,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check services tests
 	$(BIN)/buf lint
 
-test: $(STAMP) check-protos lint
+# Headless Chromium renders the HTML audit export in tests/audit/test_html_export.py.
+browser:
+	@command -v chromium >/dev/null || \
+	  ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
+
+test: $(STAMP) browser check-protos lint
 	$(BIN)/pytest -q
 
 run: $(STAMP)
