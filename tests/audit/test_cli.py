@@ -109,6 +109,18 @@ def test_jsonl_export_lines_rehash_with_nothing_but_sha256(db_url, cases, tmp_pa
     assert version == 4
 
 
+def test_export_of_a_case_whose_events_no_longer_replay_still_shows_the_break(
+    db_url, cases, tmp_path
+):
+    Tamperer(db_url).delete(cases[2], 2)
+    out = tmp_path / "broken.jsonl"
+    result = casebook("export", cases[2], "--format", "jsonl", "-o", str(out), db_url=db_url)
+    assert result.returncode == 1
+    assert "wrote 4 events (BROKEN)" in result.stderr and "Traceback" not in result.stderr
+    assert [json.loads(line)["version"] for line in out.read_text().splitlines()] == [1, 3, 4, 5]
+    assert oct(out.stat().st_mode & 0o777) == "0o600"  # it holds personal data
+
+
 def test_signed_digest_saved_then_checked_against_a_changed_store(db_url, cases, tmp_path):
     keys = casebook("keygen", str(tmp_path / "k.pem"), str(tmp_path / "k.pub"), db_url=db_url)
     assert keys.returncode == 0, keys.stderr

@@ -208,12 +208,20 @@ def _export(args: argparse.Namespace) -> int:
 
         text = render_html(export)
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        _write_private(args.output, text)
         status = "verified" if export.verification.ok else "BROKEN"
         print(f"wrote {len(export.events)} events ({status}) to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return 0
+    return 0 if export.verification.ok else 1
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Exports hold personal data: readable by their owner only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # also when the file was already there
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
 
 
 def _digest(args: argparse.Namespace) -> int:
