@@ -30,6 +30,8 @@ from casebook_common.clock import ManualClock
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("CASEBOOK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# The AES key test stores are encrypted with (tests that read stores directly use it too).
+TEST_CIPHER_KEY = "dGVzdC1rZXktMzItYnl0ZXMtbG9uZy0tLS0tLS0tLS0="
 # A Monday morning in Shanghai, inside contact hours.
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -70,6 +72,7 @@ class InProcessServer:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
+        config.setdefault("cipher_key", TEST_CIPHER_KEY)  # stored encrypted, as in production
         cfg = CaseConfig(db_url=db_url, listen="127.0.0.1:0", **config)
         self.running: RunningServer = self._call(start_server(cfg, clock))
         self.port = self.running.port
@@ -107,6 +110,7 @@ class ServerProcess:
                 f"{self.prefix}_DB_URL": self.db_url,
                 f"{self.prefix}_LISTEN": f"127.0.0.1:{self.port}",
                 "CASEBOOK_LOG_FORMAT": "json",
+                "CASEBOOK_CIPHER_KEY": TEST_CIPHER_KEY,
             },
             **self.extra_env,
         )

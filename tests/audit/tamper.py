@@ -1,5 +1,8 @@
 """What an attacker with database access does: edits stored case events in plain SQL,
-with the database's own driver (sqlite3 or psycopg), bypassing the service entirely."""
+with the database's own driver (sqlite3 or psycopg), bypassing the service entirely.
+
+Stores are encrypted; this attacker also holds the key (an insider), the harder case:
+without it, any edit only yields ciphertext that no longer decrypts."""
 
 from __future__ import annotations
 
@@ -11,16 +14,20 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from eventsourcing.cryptography import AESCipher
+from eventsourcing.utils import Environment
 
 from casebook_case.domain.chain import seal, sealed_document
+from tests.support import TEST_CIPHER_KEY
 
 TABLE = "casebook_events"
 ONE_EVENT = "WHERE originator_id = ? AND originator_version = ?"
 
 
 class Tamperer:
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, cipher_key: str = TEST_CIPHER_KEY) -> None:
         self.db_url = db_url
+        self.cipher = AESCipher(Environment(env={"CIPHER_KEY": cipher_key})) if cipher_key else None
         self.sqlite = db_url.startswith("sqlite")
         self.table = TABLE
 
@@ -52,7 +59,8 @@ class Tamperer:
                 (self._id(case_id), version),
             )
             (state,) = cursor.fetchone()
-        return json.loads(bytes(state))
+        plain = bytes(state) if self.cipher is None else self.cipher.decrypt(bytes(state))
+        return json.loads(plain)
 
     def topic(self, case_id: str, version: int) -> str:
         with self._cursor() as cursor:
@@ -67,9 +75,13 @@ class Tamperer:
         with self._cursor() as cursor:
             cursor.execute(
                 self._sql(f"UPDATE {self.table} SET state = ? {ONE_EVENT}"),
-                (json.dumps(state).encode(), self._id(case_id), version),
+                (self._encoded(state), self._id(case_id), version),
             )
             assert cursor.rowcount == 1
+
+    def _encoded(self, state: dict[str, Any]) -> bytes:
+        plain = json.dumps(state).encode()
+        return plain if self.cipher is None else self.cipher.encrypt(plain)
 
     def change_payload(self, case_id: str, version: int, field: str, value: Any) -> None:
         state = self.state(case_id, version)
@@ -102,7 +114,7 @@ class Tamperer:
                     f"INSERT INTO {self.table} (originator_id, originator_version, topic, state) "
                     "VALUES (?, ?, ?, ?)"
                 ),
-                (self._id(case_id), version, topic, json.dumps(state).encode()),
+                (self._id(case_id), version, topic, self._encoded(state)),
             )
 
     def resealed(

@@ -16,13 +16,14 @@ from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
 from casebook_case.domain.canonical import canonical_json
 from tests.audit.tamper import Tamperer
-from tests.support import later, open_case, ts
+from tests.support import TEST_CIPHER_KEY, later, open_case, ts
 
 CASEBOOK = str(Path(sys.executable).with_name("casebook"))
 
 
 def casebook(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOOK_")}
+    env["CASEBOOK_CIPHER_KEY"] = TEST_CIPHER_KEY
     return subprocess.run(
         [CASEBOOK, "audit", *args, "--db", db_url, "--actor", "auditor:wang"]
         if args[0] != "keygen"

@@ -23,7 +23,7 @@ from casebook_case.audit_export import CaseExport, ExportedEvent, PromiseOutcome
 from casebook_case.audit_html import render_html
 from casebook_case.domain.chain import ChainReport
 from tests.audit.tamper import Tamperer
-from tests.support import T0, history, later, open_case, refused, ts
+from tests.support import T0, TEST_CIPHER_KEY, history, later, open_case, refused, ts
 
 CASEBOOK = str(Path(sys.executable).with_name("casebook"))
 MONDAY_2300_SHANGHAI = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -112,6 +112,7 @@ def collect_on_a_case(stub, clock) -> Story:
 # ------------------------------------------------------------------ tools
 def export_html(case_id: str, db_url: str, output: Path, verified: bool = True) -> Path:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEBOOK_")}
+    env["CASEBOOK_CIPHER_KEY"] = TEST_CIPHER_KEY
     export = (CASEBOOK, "audit", "export", case_id, "--format", "html", "--output", str(output))
     result = subprocess.run(
         [*export, "--db", db_url, "--actor", "auditor:test"],

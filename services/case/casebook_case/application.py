@@ -122,6 +122,7 @@ class CaseApplication(Application[UUID]):
         policy: Policy | None = None,
         cache_size: int = 1000,
         signer: Signer | None = None,
+        cipher_key: str = "",
     ) -> None:
         self.clock = clock or SystemClock()
         self.policy = policy or Policy()
@@ -129,8 +130,14 @@ class CaseApplication(Application[UUID]):
         # each other instead of colliding; other replicas are handled by retrying.
         self._case_locks = [threading.Lock() for _ in range(256)]
         self._listeners: list[Callable[[], None]] = []
+        encryption = (
+            {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": cipher_key}
+            if cipher_key
+            else {}
+        )
         super().__init__(
             env={
+                **encryption,
                 "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
                 "SQLALCHEMY_URL": sqlalchemy_url(db_url),
                 "AGGREGATE_CACHE_MAXSIZE": str(cache_size),

@@ -8,6 +8,7 @@
     casebook audit keygen PRIVATE PUBLIC       a new Ed25519 key pair for signing digests
 
 Every read of a case is written to the access log under --actor (default cli:<user>).
+An encrypted store needs its key: CASEBOOK_CIPHER_KEY or CASEBOOK_CIPHER_KEY_FILE.
 Exit status: 0 fine, 1 a verification failed, 2 bad usage or no such store or case.
 """
 
@@ -26,7 +27,7 @@ from typing import Any, TextIO
 from casebook_case.access_log import Reader
 from casebook_case.application import CaseApplication
 from casebook_case.audit_export import build_export
-from casebook_case.config import CaseConfig
+from casebook_case.config import CaseConfig, ConfigError, cipher_key_from_env
 from casebook_case.domain.canonical import canonical
 from casebook_case.domain.errors import DomainError
 from casebook_case.history import event_payload
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         status = args.run(args)
-    except (UsageError, DomainError, SigningKeyError) as error:
+    except (UsageError, DomainError, SigningKeyError, ConfigError) as error:
         print(f"casebook: {_message(error)}", file=sys.stderr)
         status = 2
     sys.exit(status)
@@ -121,7 +122,9 @@ def _store(args: argparse.Namespace, signer: Signer | None = None) -> Iterator[C
         path = Path(url.removeprefix("sqlite:///").split("?")[0])
         if not path.exists():
             raise UsageError(f"no case store at {path}")
-    app = CaseApplication(url, clock=clock_from_env(), signer=signer)
+    app = CaseApplication(
+        url, clock=clock_from_env(), signer=signer, cipher_key=cipher_key_from_env(os.environ)
+    )
     try:
         yield app
     finally:

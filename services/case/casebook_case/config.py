@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from casebook_case.signing import Signer, SigningKeyError
 from casebook_common.clock import clock_from_env
@@ -12,6 +15,27 @@ from casebook_common.clock import clock_from_env
 
 class ConfigError(ValueError):
     pass
+
+
+def cipher_key_from_env(env: Mapping[str, str]) -> str:
+    """CASEBOOK_CIPHER_KEY, or the content of CASEBOOK_CIPHER_KEY_FILE (a mounted secret)."""
+    key = env.get("CASEBOOK_CIPHER_KEY", "").strip()
+    path = env.get("CASEBOOK_CIPHER_KEY_FILE", "").strip()
+    if key and path:
+        raise ConfigError("set CASEBOOK_CIPHER_KEY or CASEBOOK_CIPHER_KEY_FILE, not both")
+    if path:
+        try:
+            key = Path(path).read_text().strip()
+        except OSError as error:
+            raise ConfigError(f"CASEBOOK_CIPHER_KEY_FILE: cannot read {path}: {error}") from None
+    if key:
+        try:
+            size = len(base64.b64decode(key, validate=True))
+        except (binascii.Error, ValueError):
+            size = 0
+        if size not in (16, 24, 32):
+            raise ConfigError("the cipher key must be base64 of 16, 24 or 32 random bytes")
+    return key
 
 
 @dataclass(frozen=True)
@@ -27,6 +51,9 @@ class CaseConfig:
     shutdown_grace_seconds: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
     ledger_key_file: str = ""  # Ed25519 private key (PEM) that signs ledger digests
+    # AES key (base64 of 16, 24 or 32 bytes) that encrypts every stored event and snapshot,
+    # so personal data is never in the database in clear; empty: stored unencrypted.
+    cipher_key: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> CaseConfig:
@@ -61,6 +88,7 @@ class CaseConfig:
             ),
             max_message_bytes=number("CASEBOOK_MAX_MESSAGE_BYTES", cls.max_message_bytes),  # type: ignore[arg-type]
             ledger_key_file=text("CASEBOOK_LEDGER_KEY_FILE", ""),
+            cipher_key=cipher_key_from_env(env),
         )
         if config.log_format not in ("json", "console"):
             raise ConfigError("CASEBOOK_LOG_FORMAT must be json or console")

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from eventsourcing.cryptography import AESCipher
+
 from casebook_common.devsinks import HttpSink, SmtpSink
 
 CASE = os.environ.get("CASEBOOK_CASE_LISTEN", "127.0.0.1:50051")
@@ -35,10 +37,23 @@ def _start(module: str, env: dict[str, str], log_path: Path) -> subprocess.Popen
     raise SystemExit(f"{module} did not start; see {log_path}")
 
 
+def _dev_cipher_key(path: Path) -> Path:
+    """The dev store is encrypted like production; its key is made once, owner-readable."""
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(AESCipher.create_key(32) + "\n")
+    return path
+
+
 def main() -> None:
     Path("var").mkdir(exist_ok=True)
     smtp, gateway = SmtpSink(echo=True), HttpSink(echo=True)
     base = dict(os.environ, CASEBOOK_LOG_FORMAT="json")
+    if not base.get("CASEBOOK_CIPHER_KEY"):
+        base.setdefault(
+            "CASEBOOK_CIPHER_KEY_FILE", str(_dev_cipher_key(Path("var/casebook-cipher.key")))
+        )
     processes = []
     try:
         processes.append(
@@ -69,7 +84,8 @@ def main() -> None:
             env=dict(os.environ, CASEBOOK_CASE_ADDRESS=CASE),
             check=True,
         )
-        print("\naudit: .venv/bin/casebook audit verify --all")
+        print("\naudit: export CASEBOOK_CIPHER_KEY_FILE=var/casebook-cipher.key  # encrypted store")
+        print("       .venv/bin/casebook audit verify --all")
         print("       .venv/bin/casebook audit export CASE_ID --format html -o var/case.html")
         print(f"\nserving; try: grpcurl -plaintext {CASE} list   (Ctrl-C stops)")
         while all(p.poll() is None for p in processes):

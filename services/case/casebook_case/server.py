@@ -56,6 +56,7 @@ def build_application(config: CaseConfig, clock: Clock | None = None) -> CaseApp
         ),
         cache_size=config.cache_size,
         signer=Signer.from_file(config.ledger_key_file) if config.ledger_key_file else None,
+        cipher_key=config.cipher_key,
     )
 
 

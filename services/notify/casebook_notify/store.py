@@ -37,15 +37,8 @@ position = Table(
     Column("position", BigInteger, nullable=False),
 )
 
-# Contact details the reminders are sent to (personal data; never logged).
-cases = Table(
-    "notify_cases",
-    metadata,
-    Column("case_id", String(36), primary_key=True),
-    Column("time_zone", String(64), nullable=False),
-    Column("phone", String(32), nullable=False, default=""),
-    Column("email", String(254), nullable=False, default=""),
-)
+# No contact details are kept here: the scheduler reads them from the case (GetCase) at
+# the moment it sends, so this database holds no personal data.
 
 # One row per promise instalment: when to ask the case whether the promise is broken.
 deadlines = Table(
