@@ -11,8 +11,11 @@ from pathlib import Path
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
-from tests.notify.harness import eventually, stack  # noqa: F401  (the stack fixture)
+from tests.notify import harness
+from tests.notify.harness import eventually
 from tests.support import InProcessServer
+
+stack = harness.stack
 
 PERSONAL = {
     "name": "Zhao Xiaoming Q7",
@@ -85,3 +88,39 @@ def test_the_same_scan_finds_personal_data_in_a_store_without_a_key(db_url, cloc
     finally:
         server.close()
     assert sorted(found_in_clear(raw_contents(db_url))) == sorted(PERSONAL)
+
+
+def _start_case_service(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[bytes]:
+    import os
+    import sys
+
+    settings = dict(
+        os.environ,
+        CASEBOOK_CASE_DB_URL=f"sqlite:///{tmp_path}/case.db",
+        CASEBOOK_CASE_LISTEN="127.0.0.1:0",
+        CASEBOOK_SHUTDOWN_GRACE_SECONDS="0",
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "casebook_case.server"],
+        env=settings,
+        capture_output=True,
+        timeout=30,
+    )
+
+
+def test_a_key_that_does_not_read_the_store_stops_the_service_at_start(clock, tmp_path):
+    server = InProcessServer(f"sqlite:///{tmp_path}/case.db", clock)  # the test key
+    try:
+        _open(server.stub)
+    finally:
+        server.close()
+    for env in (
+        {"CASEBOOK_CIPHER_KEY": "b3RoZXIta2V5LTMyLWJ5dGVzLWxvbmctLS0tLS0tLS0="},  # another key
+        {"CASEBOOK_CIPHER_KEY": ""},  # none
+    ):
+        result = _start_case_service(tmp_path, **env)
+        assert result.returncode == 2, result.stderr[-500:]
+        assert b"cannot be read" in result.stderr and b"Traceback" not in result.stderr
+    bad = _start_case_service(tmp_path, CASEBOOK_CIPHER_KEY="too-short")
+    assert (bad.returncode, b"16, 24 or 32" in bad.stderr) == (2, True)

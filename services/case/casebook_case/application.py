@@ -155,6 +155,18 @@ class CaseApplication(Application[UUID]):
         self.access_log.close()
         super().close()
 
+    def stored_events_readable(self) -> bool:
+        """Whether the first stored event decrypts and decodes: a wrong or missing cipher key
+        shows here, at start, rather than as failures on every read."""
+        first = self.recorder.select_notifications(start=1, limit=1)
+        if not first:
+            return True
+        try:
+            self.mapper.to_domain_event(first[0])
+        except Exception:
+            return False
+        return True
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         for cls in _STATE_CLASSES:

@@ -66,6 +66,9 @@ async def start_server(config: CaseConfig, clock: Clock | None = None) -> Runnin
         ThreadPoolExecutor(config.worker_threads, thread_name_prefix="casebook-worker")
     )
     app = await asyncio.to_thread(build_application, config, clock)
+    if not await asyncio.to_thread(app.stored_events_readable):
+        app.close()
+        raise ConfigError("the stored events cannot be read: wrong or missing CASEBOOK_CIPHER_KEY")
     watcher = LogWatcher(app)
     await watcher.start()
     server = grpc.aio.server(

@@ -77,7 +77,7 @@ def run_main(
     """Load the configuration (a bad one exits 2 with one line, no traceback), then serve."""
     try:
         config = load()
-    except config_error as error:
+        asyncio.run(serve(config))
+    except config_error as error:  # also what only shows at start: a port, a key, the store
         print(f"{program}: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    asyncio.run(serve(config))
