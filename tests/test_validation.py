@@ -110,6 +110,7 @@ VALID: dict[str, Callable[[], dict[str, Any]]] = {
     "ProposeArrangement": lambda: {"kind": pb.WAIVER, "waiver_minor": 1_000},
     "ApproveArrangement": lambda: {"arrangement_id": "arrangement-1"},
     "CloseCase": lambda: {"reason": pb.WRITTEN_OFF},
+    "AssignCase": lambda: {"assignee": "agent:7", "note": "her language"},
     "GetCase": dict,
     "CheckContactPermitted": lambda: {"channel": pb.PHONE},
     "GetCaseHistory": dict,
@@ -130,6 +131,7 @@ COMMANDS = [
     "ProposeArrangement",
     "ApproveArrangement",
     "CloseCase",
+    "AssignCase",
 ]
 STREAMS = {"GetCaseHistory", "SubscribeEvents"}
 REQUEST_TYPES = {name: getattr(svc, f"{name}Request") for name in VALID}
@@ -350,6 +352,12 @@ ROWS = [
     row("hold_id-missing", "ReleaseHold", {"hold_id"}, hold_id=""),
     row("hold_id-129-chars", "ReleaseHold", {"hold_id"}, hold_id=LONG_ID),
     row("reason-2001-chars", "ReleaseHold", {"reason"}, reason=LONG_NOTE),
+    # AssignCase
+    row("assignee-missing", "AssignCase", {"assignee"}, assignee=""),
+    row("assignee-129-chars", "AssignCase", {"assignee"}, assignee=LONG_ID),
+    row("assignee-padded", "AssignCase", {"assignee"}, assignee=" agent:7"),
+    row("assignee-control-character", "AssignCase", {"assignee"}, assignee="agent\n7"),
+    row("note-2001-chars", "AssignCase", {"note"}, note=LONG_NOTE),
     # ProposeArrangement
     row("kind-unspecified", "ProposeArrangement", {"kind"}, kind=0),
     row("kind-99", "ProposeArrangement", {"kind"}, kind=99),

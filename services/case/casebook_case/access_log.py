@@ -132,6 +132,21 @@ class AccessLog:
         except Exception as error:
             raise AccessLogUnavailable("the access log could not be written") from error
 
+    def record_all(self, entries: list[AccessEntry]) -> None:
+        """Several entries (one read of many cases), queued together so that they share a
+        commit; returns once all are committed, raises AccessLogUnavailable otherwise."""
+        waiting: list[Future[None]] = []
+        self._ensure_writer()
+        for entry in entries:
+            done: Future[None] = Future()
+            self._queue.put((entry, done))
+            waiting.append(done)
+        try:
+            for done in waiting:
+                done.result(timeout=self.TIMEOUT_SECONDS)
+        except Exception as error:
+            raise AccessLogUnavailable("the access log could not be written") from error
+
     def entries(self, case_id: str | None = None, limit: int = 1000) -> list[AccessEntry]:
         query = select(access_log).order_by(access_log.c.id).limit(limit)
         if case_id is not None:

@@ -96,6 +96,9 @@ class CommandResult(Generic[T]):
     case: T  # what `show` made of the case after the command
     result_id: str = ""
     replayed: bool = False  # a retry answered from the stored outcome; nothing written
+    # Log position of the last event written; for a call that wrote nothing, the head of
+    # the log when it was answered (whatever an earlier call wrote is at or before it).
+    position: int = 0
 
 
 def sqlalchemy_url(db_url: str) -> str:
@@ -196,10 +199,12 @@ class CaseApplication(Application[UUID]):
                     opened_at=command.opened_at or now,
                 )
                 try:
-                    self.save(case)
+                    recordings = self.save(case)
                 except IntegrityError:
                     continue  # another replica opened it first: answer as a retry
-                return CommandResult(show(case, self.clock.now()))
+                return CommandResult(
+                    show(case, self.clock.now()), position=_last_position(recordings)
+                )
         raise Contention("too many concurrent attempts to open this case")
 
     def execute(self, command: Command, actor: str, show: Show = as_is) -> CommandResult:
@@ -214,15 +219,22 @@ class CaseApplication(Application[UUID]):
                     return self._replay(case, command.request_id, fingerprint, show)
                 previous = self._previous_payment(case, command)
                 if previous is not None:
-                    return CommandResult(show(case, self.clock.now()), previous, replayed=True)
+                    return CommandResult(
+                        show(case, self.clock.now()),
+                        previous,
+                        replayed=True,
+                        position=self.head_position(),
+                    )
                 if command.expected_version and case.version != command.expected_version:
                     raise VersionConflict(command.expected_version, case.version)
                 meta = CommandMeta(actor, self.clock.now(), command.request_id, fingerprint)
                 try:
                     outcome = command.run(case, meta, self.policy)
                     if not case.pending_events:  # nothing to change (a no-op)
-                        return CommandResult(show(case, meta.now), str(outcome))
-                    self.save(case, *self._claims(case, command, meta))
+                        return CommandResult(
+                            show(case, meta.now), str(outcome), position=self.head_position()
+                        )
+                    recordings = self.save(case, *self._claims(case, command, meta))
                 except IntegrityError:
                     # Someone else wrote this case (or claimed the key) since we read it.
                     self._evict(case_id)
@@ -235,7 +247,9 @@ class CaseApplication(Application[UUID]):
                     raise
                 if isinstance(outcome, Refused):
                     raise outcome  # recorded (ContactRefused), now reported
-                return CommandResult(show(case, meta.now), outcome)
+                return CommandResult(
+                    show(case, meta.now), outcome, position=_last_position(recordings)
+                )
         raise Contention("too many concurrent writers on this case; retry later")
 
     def _evict(self, case_id: UUID) -> None:
@@ -261,7 +275,12 @@ class CaseApplication(Application[UUID]):
                 [(reason, reason) for reason in record.refused_reasons],
             )
         original: Case = self.repository.get(case.id, version=record.version)
-        return CommandResult(show(original, self.clock.now()), record.result_id, replayed=True)
+        return CommandResult(
+            show(original, self.clock.now()),
+            record.result_id,
+            replayed=True,
+            position=self.head_position(),
+        )
 
     def _previous_payment(self, case: Case, command: Command) -> str | None:
         """RecordPayment is idempotent on payment_reference, with or without request_id:
@@ -357,6 +376,50 @@ class CaseApplication(Application[UUID]):
             raise NotFound(f"version {as_of_version} of case", case_id)
         past: Case = self.repository.get(uuid, version=as_of_version)
         return show(past, past.last_recorded_at)
+
+    def get_cases(
+        self,
+        case_ids: list[str],
+        *,
+        show: Show = as_is,
+        reader: Reader | None = None,
+        detail: str = "",
+    ) -> list[Any]:
+        """Several cases as they are now, in the order asked (one no longer found is left
+        out). Each case read is one access-log entry; all are committed together, before the
+        answer is given."""
+        shown: list[Any] = []
+        entries: list[AccessEntry] = []
+
+        def note(case_id: str, outcome: str) -> None:
+            if reader is not None:
+                entries.append(
+                    AccessEntry(
+                        accessed_at=self.clock.now(),
+                        actor=reader.actor,
+                        action=reader.via,
+                        case_id=case_id,
+                        request_id=reader.request_id,
+                        detail=detail,
+                        outcome=outcome,
+                    )
+                )
+
+        try:
+            for case_id in case_ids:
+                try:
+                    shown.append(self._case_as_of(case_id, 0, None, show))
+                except NotFound:
+                    note(case_id, "NotFound")
+                else:
+                    note(case_id, "OK")
+        except Exception:
+            note(case_id, "ERROR")
+            raise
+        finally:
+            if entries:
+                self.access_log.record_all(entries)
+        return shown
 
     def check_contact(self, case_id: str, channel: str, at: datetime | None) -> Decision:
         """Would an outbound contact be allowed at `at` (default now)? Writes nothing."""
@@ -499,6 +562,10 @@ class CaseApplication(Application[UUID]):
     def _notify(self, recordings: list[Any]) -> None:
         for listener in list(self._listeners):
             listener()
+
+
+def _last_position(recordings: list[Any]) -> int:
+    return max((r.notification.id for r in recordings), default=0)
 
 
 def _state(case: Any) -> dict[str, Any]:

@@ -6,6 +6,8 @@
     casebook audit digest [--position P]       digest over every case head (signed if keyed)
     casebook audit access CASE_ID              who read the case, when and how
     casebook audit keygen PRIVATE PUBLIC       a new Ed25519 key pair for signing digests
+    casebook projections rebuild               empty the worklist tables, replay the whole log
+    casebook report --from ISO --to ISO [--png FILE]   portfolio statistics over a period
 
 Every read of a case is written to the access log under --actor (default cli:<user>).
 An encrypted store needs its key: CASEBOOK_CIPHER_KEY or CASEBOOK_CIPHER_KEY_FILE.
@@ -21,6 +23,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,6 +35,9 @@ from casebook_case.domain.canonical import canonical
 from casebook_case.domain.errors import DomainError
 from casebook_case.history import event_payload
 from casebook_case.ledger import signed_message
+from casebook_case.projections.projector import BatchOutcome, Projector
+from casebook_case.projections.report import render_text, write_chart
+from casebook_case.projections.stats import portfolio_stats
 from casebook_case.signing import (
     Signer,
     SigningKeyError,
@@ -70,11 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     def verb(name: str, help_text: str, run: Any, store: bool = True) -> argparse.ArgumentParser:
         sub = verbs.add_parser(name, help=help_text, description=help_text)
         if store:
-            sub.add_argument(
-                "--db",
-                default=os.environ.get("CASEBOOK_CASE_DB_URL") or CaseConfig.db_url,
-                help="case store URL (default: $CASEBOOK_CASE_DB_URL or %(default)s)",
-            )
+            _db_argument(sub)
             sub.add_argument(
                 "--actor",
                 default=f"cli:{getpass.getuser()}",
@@ -112,7 +114,49 @@ def _parser() -> argparse.ArgumentParser:
     keygen = verb("keygen", "write a new Ed25519 key pair for signing digests", _keygen, False)
     keygen.add_argument("private_key", type=Path)
     keygen.add_argument("public_key", type=Path)
+
+    projections = commands.add_parser(
+        "projections", help="the read side's tables (worklists, portfolio statistics)"
+    )
+    projection_verbs = projections.add_subparsers(dest="verb", required=True)
+    text = "empty the projection tables and replay the whole event log into them"
+    rebuild = projection_verbs.add_parser("rebuild", help=text, description=text)
+    _db_argument(rebuild)
+    rebuild.set_defaults(run=_rebuild)
+
+    text = "print portfolio statistics over a period, and draw them as a PNG chart"
+    report = commands.add_parser("report", help=text, description=text)
+    _db_argument(report)
+    report.add_argument(
+        "--from",
+        dest="start",
+        type=_instant,
+        required=True,
+        help="start of the period (RFC 3339, or a date: midnight UTC)",
+    )
+    report.add_argument(
+        "--to", dest="end", type=_instant, required=True, help="end of the period, excluded"
+    )
+    report.add_argument("--png", type=Path, help="write a chart of the figures to this file")
+    report.set_defaults(run=_report)
     return parser
+
+
+def _db_argument(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--db",
+        default=os.environ.get("CASEBOOK_CASE_DB_URL") or CaseConfig.db_url,
+        help="case store URL (default: $CASEBOOK_CASE_DB_URL or %(default)s)",
+    )
+
+
+def _instant(value: str) -> datetime:
+    """An RFC 3339 time (a time without offset is UTC) or a date (its midnight, UTC)."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date or time: {value!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 @contextmanager
@@ -259,6 +303,44 @@ def _access(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild(args: argparse.Namespace) -> int:
+    """Safe while servers run: their projectors and this one take turns batch by batch
+    (compare-and-set on the position), so every event is applied exactly once."""
+    with _store(args) as app:
+        projector = Projector(app, batch_size=1000)
+        projector.ensure_tables()
+        projector.reset()
+        progress = Progress(app.head_position(), "replaying")
+        applied = 0
+
+        def moved(outcome: BatchOutcome) -> None:
+            nonlocal applied
+            applied += outcome.applied
+            progress.total = max(progress.total, outcome.position)
+            progress.advance(outcome.position - progress.count)
+
+        reached = projector.catch_up(moved)
+        progress.done()
+    print(f"projections rebuilt up to log position {reached} ({applied} events replayed here)")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    if args.end <= args.start:
+        raise UsageError("--to must be later than --from")
+    with _store(args) as app:
+        projector = Projector(app)
+        projector.ensure_tables()
+        projector.catch_up()  # figures as of now, whether or not a server is running
+        stats = portfolio_stats(app, args.start, args.end)
+    sys.stdout.write(render_text(stats))
+    sys.stdout.flush()
+    if args.png:
+        write_chart(stats, args.png)
+        print(f"chart written to {args.png}", file=sys.stderr)
+    return 0
+
+
 def _keygen(args: argparse.Namespace) -> int:
     try:
         key_id = generate_key_pair(args.private_key, args.public_key)
@@ -296,8 +378,8 @@ class Progress:
         self.tty = out.isatty()
         self._shown = -1
 
-    def advance(self) -> None:
-        self.count += 1
+    def advance(self, by: int = 1) -> None:
+        self.count += by
         percent = 100 * self.count // self.total if self.total else 100
         if self.tty or percent // 10 != self._shown // 10:
             self._draw(percent)

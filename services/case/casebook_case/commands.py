@@ -480,6 +480,23 @@ class CloseCase(Command):
 
 
 @dataclass(frozen=True)
+class AssignCase(Command):
+    assignee: str = ""
+    note: str = ""
+
+    def check(self, v: Violations, now: datetime) -> None:
+        v.require_id("assignee", self.assignee)
+        name = self.assignee
+        if name and (name != name.strip() or not name.isprintable()):
+            v.add("assignee", "must be printable, without leading or trailing spaces")
+        v.limit_text("note", self.note, MAX_NOTE_LENGTH)
+
+    def run(self, case: Case, meta: CommandMeta, policy: Policy) -> str:
+        case.assign(meta, assignee=self.assignee, note=self.note)
+        return ""
+
+
+@dataclass(frozen=True)
 class PlaceHold(Command):
     kind: str = ""
     until: datetime | None = None

@@ -9,10 +9,12 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from casebook.v1 import case_pb2 as pb
+from casebook.v1 import case_service_pb2 as svc
 from casebook_case.domain.canonical import canonical_json
 from casebook_case.domain.case import Case
 from casebook_case.domain.values import Instalment
 from casebook_case.history import event_payload, event_type
+from casebook_case.projections.stats import PortfolioStats
 from casebook_common.timestamps import to_timestamp
 
 _TARGETS = {
@@ -174,6 +176,7 @@ def case_to_proto(case: Case, at: datetime) -> pb.Case:
             )
             for h in case.holds.values()
         ],
+        assignee=case.assignee,
     )
 
 
@@ -190,4 +193,43 @@ def event_to_proto(event: Case.Event, position: int = 0) -> pb.CaseEvent:
         payload_json=canonical_json(event_payload(event)),
         previous_hash=event.previous_hash,
         hash=event.hash,
+    )
+
+
+def stats_to_proto(stats: PortfolioStats) -> svc.GetPortfolioStatsResponse:
+    promises = stats.promises
+    return svc.GetPortfolioStatsResponse(
+        cases_per_stage=stats.cases_per_stage,
+        promises=svc.PromiseOutcomes(
+            fell_due=promises.fell_due,
+            kept=promises.kept,
+            broken=promises.broken,
+            open=promises.open,
+            withdrawn=promises.withdrawn,
+            kept_rate=promises.kept_rate,
+            broken_rate=promises.broken_rate,
+        ),
+        amounts=[
+            svc.CurrencyTotals(
+                currency=a.currency,
+                promises_recorded=a.promises_recorded,
+                promised_minor=a.promised_minor,
+                payments_received=a.payments_received,
+                collected_minor=a.collected_minor,
+            )
+            for a in stats.amounts
+        ],
+        contacts=[
+            svc.ChannelContacts(
+                channel=pb.Channel.Value(c.channel),
+                attempts=c.attempts,
+                right_party_contacts=c.right_party_contacts,
+                right_party_rate=c.right_party_rate,
+                inbound=c.inbound,
+            )
+            for c in stats.contacts
+        ],
+        start_time=to_timestamp(stats.start),
+        end_time=to_timestamp(stats.end),
+        position=stats.position,
     )

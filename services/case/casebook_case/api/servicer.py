@@ -17,6 +17,7 @@ from casebook_case.api.convert import (
     case_to_proto,
     enum_name,
     event_to_proto,
+    stats_to_proto,
     target_name,
     to_datetime,
     to_instalments,
@@ -28,20 +29,25 @@ from casebook_case.application import CaseApplication, CommandResult
 from casebook_case.domain.errors import InvalidArgument
 from casebook_case.domain.values import ArrangementTerms
 from casebook_case.history import CASE_EVENT_CLASSES
+from casebook_case.projections import ListQuery, ReadSide
 
 PAGE_SIZE = 500
 
 
 class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
-    def __init__(self, app: CaseApplication, watcher: LogWatcher) -> None:
+    call_timeout: float | None = None  # seconds a unary call may take (see api/errors.unary)
+
+    def __init__(self, app: CaseApplication, watcher: LogWatcher, read_side: ReadSide) -> None:
         self.app = app
         self.watcher = watcher
+        self.read_side = read_side
 
     async def _run(self, command: cmd.Command, context: grpc.aio.ServicerContext) -> CommandResult:
         return await asyncio.to_thread(self.app.execute, command, actor_of(context), case_to_proto)
 
     @staticmethod
     def _shown(result: CommandResult) -> pb.Case:
+        result.case.log_position = result.position  # for ListCases.min_position
         return result.case
 
     async def _command(self, command: cmd.Command, context: grpc.aio.ServicerContext) -> pb.Case:
@@ -274,6 +280,15 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
             context,
         )
 
+    @unary
+    async def AssignCase(
+        self, request: svc.AssignCaseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Case:
+        return await self._command(
+            cmd.AssignCase(**_common(request), assignee=request.assignee, note=request.note),
+            context,
+        )
+
     # ------------------------------------------------------------------- reads
     @unary
     async def GetCase(
@@ -334,6 +349,33 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
             if len(page) < PAGE_SIZE:
                 return
 
+    # ----------------------------------------------------------- worklists
+    @unary
+    async def ListCases(
+        self, request: svc.ListCasesRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ListCasesResponse:
+        page = await self.read_side.list_cases(
+            ListQuery(
+                filter=request.filter,
+                order_by=request.order_by,
+                page_size=request.page_size,
+                page_token=request.page_token,
+                min_position=request.min_position,
+            ),
+            show=case_to_proto,
+            reader=reader_of(context, "ListCases"),
+        )
+        return svc.ListCasesResponse(cases=page.cases, next_page_token=page.next_page_token)
+
+    @unary
+    async def GetPortfolioStats(
+        self, request: svc.GetPortfolioStatsRequest, context: grpc.aio.ServicerContext
+    ) -> svc.GetPortfolioStatsResponse:
+        stats = await self.read_side.portfolio_stats(
+            to_datetime(request, "start_time"), to_datetime(request, "end_time")
+        )
+        return stats_to_proto(stats)
+
     # ------------------------------------------------------------------- audit
     @unary
     async def VerifyCaseHistory(
@@ -371,6 +413,11 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
         before has been handed to gRPC, so a slow consumer holds one page, not the log."""
         if request.after_position < 0:
             raise InvalidArgument.single("after_position", "must not be negative")
+        head = await asyncio.to_thread(self.app.head_position)
+        if request.after_position > head:
+            raise InvalidArgument.single(
+                "after_position", f"is beyond the head of the log ({head}); no such position"
+            )
         position = request.after_position
         while True:
             head = self.watcher.head
@@ -387,14 +434,8 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
     async def _unimplemented(self, context: grpc.aio.ServicerContext, name: str) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not available yet")
 
-    async def ListCases(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context, "ListCases")
-
     async def ImportPayments(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._unimplemented(context, "ImportPayments")
-
-    async def GetPortfolioStats(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context, "GetPortfolioStats")
 
 
 def _common(request: Any) -> dict[str, Any]:

@@ -414,6 +414,16 @@ class Case(Aggregate):
             case.closed_at = self.occurred_at
             case.close_reason = self.reason
 
+    class CaseAssigned(Event):
+        """The case was given to someone to work (actor: who assigned it; note: why)."""
+
+        assignee: str
+        previous_assignee: str
+        note: str
+
+        def evolve(self, case: Case) -> None:
+            case.assignee = self.assignee
+
     # Attributes set by CaseOpened.evolve, declared for readers and type checkers.
     account_id: str
     debtor: dict[str, str]
@@ -445,6 +455,9 @@ class Case(Aggregate):
     requests: dict[str, RequestRecord]
     last_recorded_at: datetime
     head_hash: str
+    # Set by CaseAssigned only (not by CaseOpened), so cases and snapshots stored before
+    # assignment existed replay unchanged and read as unassigned.
+    assignee: str = ""
 
     def __init__(self) -> None:
         # The library would otherwise build __init__ from the annotations above;
@@ -920,6 +933,18 @@ class Case(Aggregate):
                     by_promise_id=new_promise_id,
                     reason=f"replaced by arrangement {arrangement.arrangement_id}",
                 )
+
+    def assign(self, meta: CommandMeta, *, assignee: str, note: str) -> None:
+        self._require_open()
+        if assignee == self.assignee:
+            return  # already theirs: nothing to record
+        self._record(
+            Case.CaseAssigned,
+            meta,
+            assignee=assignee,
+            previous_assignee=self.assignee,
+            note=note,
+        )
 
     def close(self, meta: CommandMeta, *, reason: str, note: str) -> None:
         self._require_open()

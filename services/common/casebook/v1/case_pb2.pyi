@@ -345,7 +345,7 @@ class Letter(_message.Message):
     def __init__(self, letter_type: _Optional[_Union[LetterType, str]] = ..., template_id: _Optional[str] = ..., template_version: _Optional[int] = ..., content_sha256: _Optional[str] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("case_id", "account_id", "debtor", "profile", "stage", "days_past_due", "currency", "overdue_amount_minor", "balance_minor", "paid_minor", "overpaid_minor", "waived_minor", "promises", "payments", "arrangements", "disputes", "ceased_channels", "letters", "contact_attempts", "right_party_contacts", "last_contact_time", "close_reason", "opened_at", "updated_at", "version", "etag", "holds")
+    __slots__ = ("case_id", "account_id", "debtor", "profile", "stage", "days_past_due", "currency", "overdue_amount_minor", "balance_minor", "paid_minor", "overpaid_minor", "waived_minor", "promises", "payments", "arrangements", "disputes", "ceased_channels", "letters", "contact_attempts", "right_party_contacts", "last_contact_time", "close_reason", "opened_at", "updated_at", "version", "etag", "holds", "assignee", "log_position")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     DEBTOR_FIELD_NUMBER: _ClassVar[int]
@@ -373,6 +373,8 @@ class Case(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     HOLDS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    LOG_POSITION_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     account_id: str
     debtor: Debtor
@@ -400,7 +402,9 @@ class Case(_message.Message):
     version: int
     etag: str
     holds: _containers.RepeatedCompositeFieldContainer[Hold]
-    def __init__(self, case_id: _Optional[str] = ..., account_id: _Optional[str] = ..., debtor: _Optional[_Union[Debtor, _Mapping]] = ..., profile: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., days_past_due: _Optional[int] = ..., currency: _Optional[str] = ..., overdue_amount_minor: _Optional[int] = ..., balance_minor: _Optional[int] = ..., paid_minor: _Optional[int] = ..., overpaid_minor: _Optional[int] = ..., waived_minor: _Optional[int] = ..., promises: _Optional[_Iterable[_Union[Promise, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., arrangements: _Optional[_Iterable[_Union[Arrangement, _Mapping]]] = ..., disputes: _Optional[_Iterable[_Union[Dispute, _Mapping]]] = ..., ceased_channels: _Optional[_Iterable[_Union[Channel, str]]] = ..., letters: _Optional[_Iterable[_Union[Letter, _Mapping]]] = ..., contact_attempts: _Optional[int] = ..., right_party_contacts: _Optional[int] = ..., last_contact_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_reason: _Optional[_Union[CloseReason, str]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., etag: _Optional[str] = ..., holds: _Optional[_Iterable[_Union[Hold, _Mapping]]] = ...) -> None: ...
+    assignee: str
+    log_position: int
+    def __init__(self, case_id: _Optional[str] = ..., account_id: _Optional[str] = ..., debtor: _Optional[_Union[Debtor, _Mapping]] = ..., profile: _Optional[str] = ..., stage: _Optional[_Union[Stage, str]] = ..., days_past_due: _Optional[int] = ..., currency: _Optional[str] = ..., overdue_amount_minor: _Optional[int] = ..., balance_minor: _Optional[int] = ..., paid_minor: _Optional[int] = ..., overpaid_minor: _Optional[int] = ..., waived_minor: _Optional[int] = ..., promises: _Optional[_Iterable[_Union[Promise, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., arrangements: _Optional[_Iterable[_Union[Arrangement, _Mapping]]] = ..., disputes: _Optional[_Iterable[_Union[Dispute, _Mapping]]] = ..., ceased_channels: _Optional[_Iterable[_Union[Channel, str]]] = ..., letters: _Optional[_Iterable[_Union[Letter, _Mapping]]] = ..., contact_attempts: _Optional[int] = ..., right_party_contacts: _Optional[int] = ..., last_contact_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., close_reason: _Optional[_Union[CloseReason, str]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., etag: _Optional[str] = ..., holds: _Optional[_Iterable[_Union[Hold, _Mapping]]] = ..., assignee: _Optional[str] = ..., log_position: _Optional[int] = ...) -> None: ...
 
 class CaseEvent(_message.Message):
     __slots__ = ("position", "case_id", "version", "type", "occurred_at", "recorded_at", "actor", "request_id", "payload_json", "previous_hash", "hash")

@@ -41,14 +41,18 @@ class GetCaseRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ..., as_of_version: _Optional[int] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListCasesRequest(_message.Message):
-    __slots__ = ("filter", "page_size", "page_token")
+    __slots__ = ("filter", "page_size", "page_token", "order_by", "min_position")
     FILTER_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
     filter: str
     page_size: int
     page_token: str
-    def __init__(self, filter: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    order_by: str
+    min_position: int
+    def __init__(self, filter: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., order_by: _Optional[str] = ..., min_position: _Optional[int] = ...) -> None: ...
 
 class ListCasesResponse(_message.Message):
     __slots__ = ("cases", "next_page_token")
@@ -318,6 +322,20 @@ class ApproveArrangementRequest(_message.Message):
     note: str
     def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., arrangement_id: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
+class AssignCaseRequest(_message.Message):
+    __slots__ = ("case_id", "request_id", "expected_version", "assignee", "note")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    request_id: str
+    expected_version: int
+    assignee: str
+    note: str
+    def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., assignee: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
 class CloseCaseRequest(_message.Message):
     __slots__ = ("case_id", "request_id", "expected_version", "reason", "note")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -455,7 +473,7 @@ class GetPortfolioStatsRequest(_message.Message):
     def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetPortfolioStatsResponse(_message.Message):
-    __slots__ = ("cases_per_stage",)
+    __slots__ = ("cases_per_stage", "promises", "amounts", "contacts", "start_time", "end_time", "position")
     class CasesPerStageEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -464,8 +482,66 @@ class GetPortfolioStatsResponse(_message.Message):
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     CASES_PER_STAGE_FIELD_NUMBER: _ClassVar[int]
+    PROMISES_FIELD_NUMBER: _ClassVar[int]
+    AMOUNTS_FIELD_NUMBER: _ClassVar[int]
+    CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
     cases_per_stage: _containers.ScalarMap[str, int]
-    def __init__(self, cases_per_stage: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    promises: PromiseOutcomes
+    amounts: _containers.RepeatedCompositeFieldContainer[CurrencyTotals]
+    contacts: _containers.RepeatedCompositeFieldContainer[ChannelContacts]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    position: int
+    def __init__(self, cases_per_stage: _Optional[_Mapping[str, int]] = ..., promises: _Optional[_Union[PromiseOutcomes, _Mapping]] = ..., amounts: _Optional[_Iterable[_Union[CurrencyTotals, _Mapping]]] = ..., contacts: _Optional[_Iterable[_Union[ChannelContacts, _Mapping]]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., position: _Optional[int] = ...) -> None: ...
+
+class PromiseOutcomes(_message.Message):
+    __slots__ = ("fell_due", "kept", "broken", "open", "withdrawn", "kept_rate", "broken_rate")
+    FELL_DUE_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FIELD_NUMBER: _ClassVar[int]
+    BROKEN_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
+    KEPT_RATE_FIELD_NUMBER: _ClassVar[int]
+    BROKEN_RATE_FIELD_NUMBER: _ClassVar[int]
+    fell_due: int
+    kept: int
+    broken: int
+    open: int
+    withdrawn: int
+    kept_rate: float
+    broken_rate: float
+    def __init__(self, fell_due: _Optional[int] = ..., kept: _Optional[int] = ..., broken: _Optional[int] = ..., open: _Optional[int] = ..., withdrawn: _Optional[int] = ..., kept_rate: _Optional[float] = ..., broken_rate: _Optional[float] = ...) -> None: ...
+
+class CurrencyTotals(_message.Message):
+    __slots__ = ("currency", "promises_recorded", "promised_minor", "payments_received", "collected_minor")
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PROMISES_RECORDED_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_MINOR_FIELD_NUMBER: _ClassVar[int]
+    PAYMENTS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    COLLECTED_MINOR_FIELD_NUMBER: _ClassVar[int]
+    currency: str
+    promises_recorded: int
+    promised_minor: int
+    payments_received: int
+    collected_minor: int
+    def __init__(self, currency: _Optional[str] = ..., promises_recorded: _Optional[int] = ..., promised_minor: _Optional[int] = ..., payments_received: _Optional[int] = ..., collected_minor: _Optional[int] = ...) -> None: ...
+
+class ChannelContacts(_message.Message):
+    __slots__ = ("channel", "attempts", "right_party_contacts", "right_party_rate", "inbound")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_PARTY_CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_PARTY_RATE_FIELD_NUMBER: _ClassVar[int]
+    INBOUND_FIELD_NUMBER: _ClassVar[int]
+    channel: _case_pb2.Channel
+    attempts: int
+    right_party_contacts: int
+    right_party_rate: float
+    inbound: int
+    def __init__(self, channel: _Optional[_Union[_case_pb2.Channel, str]] = ..., attempts: _Optional[int] = ..., right_party_contacts: _Optional[int] = ..., right_party_rate: _Optional[float] = ..., inbound: _Optional[int] = ...) -> None: ...
 
 class SubscribeEventsRequest(_message.Message):
     __slots__ = ("after_position",)

@@ -120,6 +120,11 @@ class CaseServiceStub:
                 request_serializer=casebook_dot_v1_dot_case__service__pb2.CloseCaseRequest.SerializeToString,
                 response_deserializer=casebook_dot_v1_dot_case__pb2.Case.FromString,
                 _registered_method=True)
+        self.AssignCase = channel.unary_unary(
+                '/casebook.v1.CaseService/AssignCase',
+                request_serializer=casebook_dot_v1_dot_case__service__pb2.AssignCaseRequest.SerializeToString,
+                response_deserializer=casebook_dot_v1_dot_case__pb2.Case.FromString,
+                _registered_method=True)
         self.CheckContactPermitted = channel.unary_unary(
                 '/casebook.v1.CaseService/CheckContactPermitted',
                 request_serializer=casebook_dot_v1_dot_case__service__pb2.CheckContactPermittedRequest.SerializeToString,
@@ -262,6 +267,12 @@ class CaseServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssignCase(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CheckContactPermitted(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -390,6 +401,11 @@ def add_CaseServiceServicer_to_server(servicer, server):
             'CloseCase': grpc.unary_unary_rpc_method_handler(
                     servicer.CloseCase,
                     request_deserializer=casebook_dot_v1_dot_case__service__pb2.CloseCaseRequest.FromString,
+                    response_serializer=casebook_dot_v1_dot_case__pb2.Case.SerializeToString,
+            ),
+            'AssignCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignCase,
+                    request_deserializer=casebook_dot_v1_dot_case__service__pb2.AssignCaseRequest.FromString,
                     response_serializer=casebook_dot_v1_dot_case__pb2.Case.SerializeToString,
             ),
             'CheckContactPermitted': grpc.unary_unary_rpc_method_handler(
@@ -886,6 +902,33 @@ class CaseService:
             target,
             '/casebook.v1.CaseService/CloseCase',
             casebook_dot_v1_dot_case__service__pb2.CloseCaseRequest.SerializeToString,
+            casebook_dot_v1_dot_case__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/casebook.v1.CaseService/AssignCase',
+            casebook_dot_v1_dot_case__service__pb2.AssignCaseRequest.SerializeToString,
             casebook_dot_v1_dot_case__pb2.Case.FromString,
             options,
             channel_credentials,
