@@ -67,7 +67,17 @@ def fresh_postgres_database() -> Iterator[str]:
 class InProcessServer:
     """The real aio server on a loopback port, its event loop on a thread of its own."""
 
-    def __init__(self, db_url: str, clock: ManualClock, **config: Any) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        clock: ManualClock,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        token: str = "",
+        **config: Any,
+    ) -> None:
+        """`config`: CaseConfig fields (e.g. security=SecurityConfig(...) for TLS and auth);
+        `credentials` / `token`: how `self.stub` connects (TLS, bearer token)."""
         self.clock = clock
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -77,7 +87,7 @@ class InProcessServer:
         self.running: RunningServer = self._call(start_server(cfg, clock))
         self.port = self.running.port
         self.app = self.running.app
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.channel = client_channel(f"127.0.0.1:{self.port}", credentials, token)
         self.stub = rpc.CaseServiceStub(self.channel)
 
     def _call(self, coroutine: Any, timeout: float = 60) -> Any:
@@ -88,6 +98,40 @@ class InProcessServer:
         self._call(self.running.stop(1.0))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+class _BearerToken(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Sends `authorization: Bearer <token>` with every call."""
+
+    def __init__(self, token: str) -> None:
+        self.header = ("authorization", f"Bearer {token}")
+
+    def _details(self, details: Any) -> Any:
+        return details._replace(metadata=[*(details.metadata or ()), self.header])
+
+    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request)
+
+    intercept_unary_stream = intercept_unary_unary
+    intercept_stream_unary = intercept_unary_unary
+    intercept_stream_stream = intercept_unary_unary
+
+
+def client_channel(
+    target: str, credentials: grpc.ChannelCredentials | None = None, token: str = ""
+) -> grpc.Channel:
+    """A channel to `target`: TLS with `credentials` (else plain text), `token` on each call."""
+    channel = (
+        grpc.secure_channel(target, credentials)
+        if credentials is not None
+        else grpc.insecure_channel(target)
+    )
+    return grpc.intercept_channel(channel, _BearerToken(token)) if token else channel
 
 
 class ServerProcess:

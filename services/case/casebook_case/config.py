@@ -11,6 +11,7 @@ from pathlib import Path
 
 from casebook_case.signing import Signer, SigningKeyError
 from casebook_common.clock import clock_from_env
+from casebook_common.security import SecurityConfig, SecurityConfigError
 
 
 class ConfigError(ValueError):
@@ -50,10 +51,16 @@ class CaseConfig:
     worker_threads: int = 16
     shutdown_grace_seconds: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
+    call_timeout_seconds: float = 30.0  # the longest a unary call may take; 0: no limit
+    # How long ListCases waits for the worklist to reach a min_position before UNAVAILABLE.
+    projection_wait_seconds: float = 5.0
     ledger_key_file: str = ""  # Ed25519 private key (PEM) that signs ledger digests
     # AES key (base64 of 16, 24 or 32 bytes) that encrypts every stored event and snapshot,
     # so personal data is never in the database in clear; empty: stored unencrypted.
     cipher_key: str = field(default="", repr=False)
+    # Mode, TLS / mutual TLS and bearer-token settings (CASEBOOK_MODE, CASEBOOK_TLS_*,
+    # CASEBOOK_JWT_*): see casebook_common.security.
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> CaseConfig:
@@ -87,8 +94,15 @@ class CaseConfig:
                 "CASEBOOK_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, float
             ),
             max_message_bytes=number("CASEBOOK_MAX_MESSAGE_BYTES", cls.max_message_bytes),  # type: ignore[arg-type]
+            call_timeout_seconds=number(  # type: ignore[arg-type]
+                "CASEBOOK_CALL_TIMEOUT_SECONDS", cls.call_timeout_seconds, float
+            ),
+            projection_wait_seconds=number(  # type: ignore[arg-type]
+                "CASEBOOK_PROJECTION_WAIT_SECONDS", cls.projection_wait_seconds, float
+            ),
             ledger_key_file=text("CASEBOOK_LEDGER_KEY_FILE", ""),
             cipher_key=cipher_key_from_env(env),
+            security=security_from_env(env),
         )
         if config.log_format not in ("json", "console"):
             raise ConfigError("CASEBOOK_LOG_FORMAT must be json or console")
@@ -107,4 +121,36 @@ class CaseConfig:
             clock_from_env(dict(env))
         except ValueError as error:
             raise ConfigError(str(error)) from None
+        check_mode(config)
         return config
+
+
+def security_from_env(env: Mapping[str, str]) -> SecurityConfig:
+    try:
+        return SecurityConfig.from_env(env)
+    except SecurityConfigError as error:
+        raise ConfigError(str(error)) from None
+
+
+def production_problems(config: CaseConfig) -> list[str]:
+    """What production mode needs and `config` lacks, one phrase each (empty: it may start)."""
+    problems = config.security.production_problems()
+    if not config.cipher_key:
+        problems.append(
+            "no cipher key for personal data at rest (CASEBOOK_CIPHER_KEY or "
+            "CASEBOOK_CIPHER_KEY_FILE)"
+        )
+    return problems
+
+
+def check_mode(config: CaseConfig) -> None:
+    """Production refuses to start without TLS and authentication; development without them
+    serves loopback only."""
+    if config.security.mode == "production":
+        problems = production_problems(config)
+        if problems:
+            raise ConfigError("production mode refuses to start: " + "; ".join(problems))
+    try:
+        config.security.check_listen("CASEBOOK_CASE_LISTEN", config.listen)
+    except SecurityConfigError as error:
+        raise ConfigError(str(error)) from None

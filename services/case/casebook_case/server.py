@@ -11,14 +11,18 @@ import structlog
 from grpc_health.v1._async import HealthServicer
 
 from casebook.v1 import case_service_pb2, case_service_pb2_grpc
+from casebook_case.api.authz import CASE_SERVICE
 from casebook_case.api.follow import LogWatcher
 from casebook_case.api.servicer import CaseServicer
 from casebook_case.application import CaseApplication
 from casebook_case.commands import Policy
 from casebook_case.config import CaseConfig, ConfigError
+from casebook_case.projections import LiveProjector, ReadSide
 from casebook_case.signing import Signer
 from casebook_common.clock import Clock, clock_from_env
+from casebook_common.decoding import RejectUnreadableRequests
 from casebook_common.logging import configure_logging
+from casebook_common.security import announce_insecure_mode
 from casebook_common.serving import (
     add_health_and_reflection,
     mark_serving,
@@ -37,11 +41,13 @@ class RunningServer:
     app: CaseApplication
     health: HealthServicer
     watcher: LogWatcher
+    projector: LiveProjector
 
     async def stop(self, grace: float) -> None:
         """Refuse new calls, let calls in flight finish within `grace`, then close."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.projector.stop()
         await self.watcher.stop()
         self.app.close()
 
@@ -71,21 +77,35 @@ async def start_server(config: CaseConfig, clock: Clock | None = None) -> Runnin
         raise ConfigError("the stored events cannot be read: wrong or missing CASEBOOK_CIPHER_KEY")
     watcher = LogWatcher(app)
     await watcher.start()
+    # Worklists and statistics: the projection tables follow the log inside the server.
+    projector = LiveProjector(app)
+    await projector.start()
     server = grpc.aio.server(
+        # Authentication first: a caller without a valid token learns nothing, not even
+        # whether its request decodes.
+        interceptors=[*config.security.interceptors(CASE_SERVICE), RejectUnreadableRequests()],
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
     )
-    case_service_pb2_grpc.add_CaseServiceServicer_to_server(CaseServicer(app, watcher), server)
+    read_side = ReadSide(app, projector, config.projection_wait_seconds)
+    servicer = CaseServicer(app, watcher, read_side)
+    servicer.call_timeout = config.call_timeout_seconds or None
+    case_service_pb2_grpc.add_CaseServiceServicer_to_server(servicer, server)
     health = add_health_and_reflection(server, SERVICE_NAME)
-    port = server.add_insecure_port(config.listen)
+    credentials = config.security.server_credentials()
+    port = (
+        server.add_secure_port(config.listen, credentials)
+        if credentials is not None
+        else server.add_insecure_port(config.listen)
+    )
     if port == 0:
         raise ConfigError(f"cannot listen on {config.listen}")
     await server.start()
     await mark_serving(health, SERVICE_NAME)
-    return RunningServer(server, port, app, health, watcher)
+    return RunningServer(server, port, app, health, watcher, projector)
 
 
 async def serve(config: CaseConfig) -> None:
@@ -99,7 +119,12 @@ async def serve(config: CaseConfig) -> None:
         port=running.port,
         store=store,
         ledger_key_id=running.app.ledger.signer.key_id if running.app.ledger.signer else "",
+        mode=config.security.mode,
+        tls=config.security.tls,
+        mutual_tls=config.security.mutual_tls,
+        auth=config.security.auth,
     )
+    announce_insecure_mode("casebook-case", log, config.security, f"{host}:{running.port}")
     await run_until_signalled(
         log, lambda: running.stop(config.shutdown_grace_seconds), config.shutdown_grace_seconds
     )

@@ -17,6 +17,7 @@ from casebook.v1 import case_pb2 as pb
 from casebook.v1 import notify_service_pb2 as npb
 from casebook.v1 import notify_service_pb2_grpc as nrpc
 from casebook_common.clock import Clock
+from casebook_common.security import current_principal
 from casebook_common.timestamps import to_timestamp
 from casebook_notify.store import NotifyStore, alerts, reminders
 
@@ -93,6 +94,7 @@ class NotifyServicer(nrpc.NotifyServiceServicer):
             "case_id": getattr(request, "case_id", "")
             or getattr(getattr(request, "filter", None), "case_id", ""),
             "alert_id": getattr(request, "alert_id", ""),
+            "actor": _actor(),
         }
         try:
             result = await work
@@ -174,21 +176,30 @@ class NotifyServicer(nrpc.NotifyServiceServicer):
     async def AcknowledgeAlert(
         self, request: npb.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
     ) -> npb.Alert:
+        # With authentication on, whoever holds the token acknowledges, whatever agent_id says.
+        principal = current_principal()
+        acknowledged_by = principal.subject if principal else request.agent_id
         return await self._answer(
-            context, "AcknowledgeAlert", request, asyncio.to_thread(self._acknowledge, request)
+            context,
+            "AcknowledgeAlert",
+            request,
+            asyncio.to_thread(self._acknowledge, request, acknowledged_by, principal is None),
         )
 
-    def _acknowledge(self, request: npb.AcknowledgeAlertRequest) -> npb.Alert:
+    def _acknowledge(
+        self, request: npb.AcknowledgeAlertRequest, acknowledged_by: str, named: bool
+    ) -> npb.Alert:
+        """`named`: no authentication, the caller names itself in agent_id (required then)."""
         if not request.alert_id:
             raise _BadRequest("alert_id is required")
-        if not request.agent_id or len(request.agent_id) > 128:
+        if named and (not request.agent_id or len(request.agent_id) > 128):
             raise _BadRequest("agent_id is required (at most 128 characters)")
         with self.store.transaction() as connection:
             # Only the first acknowledgement counts; repeating it is harmless.
             connection.execute(
                 update(alerts)
                 .where(alerts.c.alert_id == request.alert_id, alerts.c.acknowledged_by == "")
-                .values(acknowledged_by=request.agent_id, acknowledged_at=self.clock.now())
+                .values(acknowledged_by=acknowledged_by, acknowledged_at=self.clock.now())
             )
             row = connection.execute(
                 select(alerts).where(alerts.c.alert_id == request.alert_id)
@@ -251,6 +262,11 @@ def _decode_token(token: str) -> int:
         return int(value)
     except (ValueError, UnicodeDecodeError):
         raise _BadRequest("page_token is not one this service gave out") from None
+
+
+def _actor() -> str:
+    principal = current_principal()
+    return principal.subject if principal else "anonymous"
 
 
 def _ms(started: float) -> float:

@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from casebook_common.clock import clock_from_env
+from casebook_common.security import (
+    SecurityConfig,
+    SecurityConfigError,
+    check_key_pair,
+    load_certificates,
+)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -49,6 +55,15 @@ class NotifyConfig:
     log_format: str = "json"
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 5.0
+    # Its own server: mode, TLS / mutual TLS, bearer tokens (casebook_common.security).
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    # As a client of the case service: the CA that signed the case server's certificate
+    # (TLS when set), notify's own certificate and key when the case service wants mutual
+    # TLS, and the file holding its bearer token (role notify), read again when it changes.
+    case_ca_file: str = ""
+    case_cert_file: str = ""
+    case_key_file: str = ""
+    case_token_file: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> NotifyConfig:
@@ -102,6 +117,11 @@ class NotifyConfig:
             alert_webhook_url=text("CASEBOOK_NOTIFY_ALERT_WEBHOOK_URL", cls.alert_webhook_url),
             log_format=text("CASEBOOK_LOG_FORMAT", cls.log_format),
             log_level=text("CASEBOOK_LOG_LEVEL", cls.log_level),
+            security=_security_from_env(env),
+            case_ca_file=text("CASEBOOK_NOTIFY_CASE_CA_FILE", ""),
+            case_cert_file=text("CASEBOOK_NOTIFY_CASE_CERT_FILE", ""),
+            case_key_file=text("CASEBOOK_NOTIFY_CASE_KEY_FILE", ""),
+            case_token_file=text("CASEBOOK_NOTIFY_CASE_TOKEN_FILE", ""),
         )
         if not config.db_url.startswith(("sqlite://", "postgresql+psycopg://")):
             raise ConfigError(
@@ -115,4 +135,66 @@ class NotifyConfig:
             clock_from_env(dict(env))
         except ValueError as error:
             raise ConfigError(str(error)) from None
+        _check_case_client(config)
+        check_mode(config)
         return config
+
+
+def _security_from_env(env: Mapping[str, str]) -> SecurityConfig:
+    try:
+        return SecurityConfig.from_env(env)
+    except SecurityConfigError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _check_case_client(config: NotifyConfig) -> None:
+    """The credentials notify presents to the case service, readable now."""
+    try:
+        if bool(config.case_cert_file) != bool(config.case_key_file):
+            raise ConfigError(
+                "set both CASEBOOK_NOTIFY_CASE_CERT_FILE and CASEBOOK_NOTIFY_CASE_KEY_FILE, "
+                "or neither"
+            )
+        if config.case_cert_file and not config.case_ca_file:
+            raise ConfigError(
+                "a client certificate (CASEBOOK_NOTIFY_CASE_CERT_FILE) needs TLS to the case "
+                "service: set CASEBOOK_NOTIFY_CASE_CA_FILE"
+            )
+        if config.case_ca_file:
+            load_certificates(config.case_ca_file, "CASEBOOK_NOTIFY_CASE_CA_FILE")
+        if config.case_cert_file:
+            check_key_pair(
+                config.case_cert_file,
+                config.case_key_file,
+                "CASEBOOK_NOTIFY_CASE_CERT_FILE",
+                "CASEBOOK_NOTIFY_CASE_KEY_FILE",
+            )
+        if config.case_token_file and not os.access(config.case_token_file, os.R_OK):
+            raise ConfigError(
+                f"CASEBOOK_NOTIFY_CASE_TOKEN_FILE: cannot read {config.case_token_file}"
+            )
+    except SecurityConfigError as error:
+        raise ConfigError(str(error)) from None
+
+
+def production_problems(config: NotifyConfig) -> list[str]:
+    """What production mode needs and `config` lacks, one phrase each (empty: it may start)."""
+    problems = config.security.production_problems()
+    if not config.case_ca_file:
+        problems.append("no TLS to the case service (CASEBOOK_NOTIFY_CASE_CA_FILE)")
+    if not config.case_token_file:
+        problems.append("no token for the case service (CASEBOOK_NOTIFY_CASE_TOKEN_FILE)")
+    return problems
+
+
+def check_mode(config: NotifyConfig) -> None:
+    """Production refuses to start without TLS and authentication; development without them
+    serves loopback only."""
+    if config.security.mode == "production":
+        problems = production_problems(config)
+        if problems:
+            raise ConfigError("production mode refuses to start: " + "; ".join(problems))
+    try:
+        config.security.check_listen("CASEBOOK_NOTIFY_LISTEN", config.listen)
+    except SecurityConfigError as error:
+        raise ConfigError(str(error)) from None

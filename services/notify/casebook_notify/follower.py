@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
 from casebook.v1 import case_service_pb2_grpc as rpc
+from casebook_notify.case_client import case_channel, log_if_refused
 from casebook_notify.config import NotifyConfig
 from casebook_notify.store import NotifyStore, alerts, deadlines, reminders
 
@@ -167,13 +168,16 @@ class Follower:
                 await self._follow()
                 backoff = 0.2
             except grpc.aio.AioRpcError as error:
-                log.warning("case_service_unreachable", code=error.code().name, retry_in=backoff)
+                if not log_if_refused(log, error, "SubscribeEvents"):
+                    log.warning(
+                        "case_service_unreachable", code=error.code().name, retry_in=backoff
+                    )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
     async def _follow(self) -> None:
         after = await asyncio.to_thread(self.store.position, FOLLOWER)
-        async with grpc.aio.insecure_channel(self.config.case_address) as channel:
+        async with case_channel(self.config) as channel:
             call = rpc.CaseServiceStub(channel).SubscribeEvents(
                 svc.SubscribeEventsRequest(after_position=after)
             )

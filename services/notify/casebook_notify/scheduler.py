@@ -20,11 +20,14 @@ from casebook.v1 import case_service_pb2 as svc
 from casebook.v1 import case_service_pb2_grpc as rpc
 from casebook_common.clock import Clock
 from casebook_common.timestamps import to_timestamp
+from casebook_notify.case_client import case_channel, log_if_refused
 from casebook_notify.config import NotifyConfig
 from casebook_notify.delivery import DeliveryError, post_json, send_email
 from casebook_notify.store import NotifyStore, alerts, deadlines, reminders, utc
 
 log = structlog.get_logger("casebook.notify.scheduler")
+# Names notify as the actor when the case service runs without authentication; with it, the
+# case service records the token's subject and ignores this.
 ACTOR = (("x-casebook-actor", "notify"),)
 # Reasons that pass with time: the reminder waits for the next permitted instant.
 TIME_REASONS = frozenset({"OUTSIDE_CONTACT_HOURS", "REST_DAY", "FREQUENCY_LIMIT"})
@@ -68,7 +71,7 @@ class Scheduler:
     @property
     def cases(self) -> rpc.CaseServiceStub:
         if self._cases is None:
-            self._channel = grpc.aio.insecure_channel(self.config.case_address)
+            self._channel = case_channel(self.config)
             self._cases = rpc.CaseServiceStub(self._channel)
         return self._cases
 
@@ -163,7 +166,8 @@ class Scheduler:
             return outcome
         backoff = self.config.retry_base * min(2**deadline.attempts, 32)
         self._retry_deadline(deadline, now + backoff)
-        log.warning("mark_broken_retry", code=error.code().name, case_id=deadline.case_id)
+        if not log_if_refused(log, error, "MarkPromiseBroken"):
+            log.warning("mark_broken_retry", code=error.code().name, case_id=deadline.case_id)
         return "RETRY"
 
     def _finish_deadline(self, deadline_id: str, outcome: str) -> None:
@@ -212,6 +216,7 @@ class Scheduler:
                 timeout=RPC_TIMEOUT,
             )
         except grpc.aio.AioRpcError as error:
+            log_if_refused(log, error, "GetCase/CheckContactPermitted")
             await asyncio.to_thread(
                 self._set_reminder,
                 reminder.reminder_id,
@@ -328,6 +333,7 @@ class Scheduler:
                     )
                 except grpc.aio.AioRpcError as error:
                     if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                        log_if_refused(log, error, "LogContact")
                         return  # try again next tick
                     # Refused by a rule that changed since we checked: the refusal is
                     # now in the case's history, which is what an auditor needs.

@@ -12,7 +12,9 @@ from grpc_health.v1._async import HealthServicer
 
 from casebook.v1 import notify_service_pb2, notify_service_pb2_grpc
 from casebook_common.clock import Clock, clock_from_env
+from casebook_common.decoding import RejectUnreadableRequests
 from casebook_common.logging import configure_logging
+from casebook_common.security import announce_insecure_mode
 from casebook_common.serving import (
     add_health_and_reflection,
     mark_serving,
@@ -20,6 +22,7 @@ from casebook_common.serving import (
     run_until_signalled,
 )
 from casebook_notify.api import AlertBell, NotifyServicer
+from casebook_notify.authz import NOTIFY_SERVICE
 from casebook_notify.config import ConfigError, NotifyConfig
 from casebook_notify.follower import Follower
 from casebook_notify.scheduler import Scheduler
@@ -60,12 +63,21 @@ async def start_notify(config: NotifyConfig, clock: Clock | None = None) -> Runn
     bell = AlertBell()
     loop = asyncio.get_running_loop()
     follower = Follower(store, config, on_alert=lambda: loop.create_task(bell.ring()))
-    server = grpc.aio.server()
+    # Authentication first: a caller without a valid token learns nothing, not even
+    # whether its request decodes.
+    server = grpc.aio.server(
+        interceptors=[*config.security.interceptors(NOTIFY_SERVICE), RejectUnreadableRequests()]
+    )
     notify_service_pb2_grpc.add_NotifyServiceServicer_to_server(
         NotifyServicer(store, bell, clock), server
     )
     health = add_health_and_reflection(server, SERVICE_NAME)
-    port = server.add_insecure_port(config.listen)
+    credentials = config.security.server_credentials()
+    port = (
+        server.add_secure_port(config.listen, credentials)
+        if credentials is not None
+        else server.add_insecure_port(config.listen)
+    )
     if port == 0:
         raise ConfigError(f"cannot listen on {config.listen}")
     await server.start()
@@ -83,7 +95,14 @@ async def serve(config: NotifyConfig) -> None:
         listen=f"{host}:{running.port}",
         port=running.port,
         case_service=config.case_address,
+        mode=config.security.mode,
+        tls=config.security.tls,
+        mutual_tls=config.security.mutual_tls,
+        auth=config.security.auth,
+        case_tls=bool(config.case_ca_file),
+        case_token=bool(config.case_token_file),
     )
+    announce_insecure_mode("casebook-notify", log, config.security, f"{host}:{running.port}")
     await run_until_signalled(
         log, lambda: running.stop(config.shutdown_grace_seconds), config.shutdown_grace_seconds
     )

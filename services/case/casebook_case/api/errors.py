@@ -7,6 +7,7 @@ behind INTERNAL with an error id, and writes one log line per call.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 import uuid
@@ -30,9 +31,15 @@ from casebook_case.domain.errors import (
     Refused,
     VersionConflict,
 )
+from casebook_case.projections.worklist import ProjectionBehind
 from casebook_common.logging import mask_text
+from casebook_common.security import current_principal
 
 log = structlog.get_logger("casebook.rpc")
+
+
+class CallTimedOut(Exception):
+    """The service's per-call time limit (CASEBOOK_CALL_TIMEOUT_SECONDS) ran out."""
 ERROR_DOMAIN = "casebook.v1"
 
 
@@ -81,6 +88,12 @@ def status_for(error: Exception) -> grpc.Status:
             "the case has changed: read it again and retry with its current version",
             error_info("VERSION_MISMATCH", {"expected_version": str(error.expected)}),
         )
+    if isinstance(error, CallTimedOut):
+        return _status(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            "the call took longer than the service allows; its outcome is unknown: "
+            "retry with the same request_id",
+        )
     if isinstance(error, Contention):
         return _status(grpc.StatusCode.ABORTED, str(error), error_info("CONTENTION"))
     if isinstance(error, Refused):
@@ -96,6 +109,16 @@ def status_for(error: Exception) -> grpc.Status:
                     for reason, message in (error.violations or [(error.reason, error.message)])
                 ]
             ),
+        )
+    if isinstance(error, ProjectionBehind):
+        return _status(
+            grpc.StatusCode.UNAVAILABLE,
+            str(error),
+            error_info(
+                "PROJECTION_BEHIND",
+                {"min_position": str(error.wanted), "position": str(error.reached)},
+            ),
+            error_details_pb2.RetryInfo(retry_delay={"seconds": 1}),
         )
     if isinstance(error, AccessLogUnavailable):
         return _status(
@@ -130,8 +153,12 @@ def reader_of(context: grpc.aio.ServicerContext, via: str) -> Reader:
 
 
 def actor_of(context: grpc.aio.ServicerContext) -> str:
-    """Who is calling. Until authentication lands this is what the caller declares in the
-    `x-casebook-actor` metadata; it will become the verified token subject."""
+    """Who is calling: with authentication on, the verified token's subject (whatever the
+    metadata says); without it (development), what the caller declares in the
+    `x-casebook-actor` metadata."""
+    principal = current_principal()
+    if principal is not None:
+        return principal.subject
     metadata = dict(context.invocation_metadata() or ())
     actor = str(metadata.get("x-casebook-actor", "")).strip()
     return actor[:128] if actor else "anonymous"
@@ -169,7 +196,14 @@ def unary(method: Handler) -> Handler:
         started = time.perf_counter()
         fields = _call_fields(request, context, method.__name__)
         try:
-            response = await method(self, request, context)
+            # A call never holds its caller longer than the service's own limit, whatever
+            # deadline the caller set (or did not set).
+            response = await asyncio.wait_for(
+                method(self, request, context), getattr(self, "call_timeout", None)
+            )
+        except TimeoutError:
+            await _fail(context, fields, started, CallTimedOut())
+            raise  # unreachable: abort raises
         except Exception as error:
             await _fail(context, fields, started, error)
             raise  # unreachable: abort raises
