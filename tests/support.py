@@ -287,6 +287,17 @@ def refused(call: Any, code: grpc.StatusCode, reason: str = "") -> grpc.RpcError
     return error
 
 
+def state(answer: Any) -> Any:
+    """A command's answer (a Case, or a response holding one) as a read would show it: without
+    `log_position`, which a command's Case carries (the head of the log for a retry) and a
+    read leaves 0. Everything else must match exactly."""
+    shown = type(answer)()
+    shown.CopyFrom(answer)
+    case = shown if isinstance(shown, pb.Case) else shown.case
+    case.ClearField("log_position")
+    return shown
+
+
 def get(stub: rpc.CaseServiceStub, case_id: str) -> pb.Case:
     return stub.GetCase(svc.GetCaseRequest(case_id=case_id))
 

@@ -14,7 +14,7 @@ import pytest
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
-from tests.support import details, get, history, later, open_case, refused, ts
+from tests.support import details, get, history, later, open_case, refused, state, ts
 
 
 def inbound_call(stub: Any, case_id: str) -> pb.Case:
@@ -66,7 +66,7 @@ def test_open_case_retried_after_other_commands_returns_the_case_as_opened(stub)
     )
     assert get(stub, first.case_id).version == 3
     again = stub.OpenCase(open_request("open-2"))
-    assert again == first
+    assert state(again) == state(first)
     assert (again.version, again.balance_minor, again.contact_attempts) == (1, 100_000, 0)
     assert len(history(stub, first.case_id)) == 3
 
@@ -88,7 +88,7 @@ def test_open_case_request_id_reused_for_other_content_is_already_exists(stub, c
         grpc.StatusCode.ALREADY_EXISTS,
         "REQUEST_ID_REUSED",
     )
-    assert get(stub, first.case_id) == first
+    assert get(stub, first.case_id) == state(first)
     assert len(history(stub, first.case_id)) == 1
 
 
@@ -277,14 +277,14 @@ def test_command_retried_with_its_request_id_returns_the_original_result(stub, c
         assert getattr(first, spec.id_field)
 
     # A retry straight away: the same answer, nothing written.
-    assert send() == first
+    assert state(send()) == state(first)
     assert history(stub, case.case_id) == written
 
     # The case moves on; a late retry still answers as it stood after the command.
     moved = inbound_call(stub, case.case_id)
     assert moved.version == len(written) + 1
     late = send()
-    assert late == first
+    assert state(late) == state(first)
     if spec.id_field:
         assert getattr(late, spec.id_field) == getattr(first, spec.id_field)
     assert len(history(stub, case.case_id)) == len(written) + 1
@@ -355,7 +355,7 @@ def test_retried_instalment_plan_proposal_returns_the_arrangement_id(stub):
     assert first.arrangement_id == arrangement.arrangement_id
     (plan_promise,) = first.case.promises
     again = stub.ProposeArrangement(request)
-    assert again.case == first.case
+    assert state(again) == state(first)
     assert again.arrangement_id == first.arrangement_id, (
         f"the retry answered {again.arrangement_id}; the promise the plan became is "
         f"{plan_promise.promise_id}"
@@ -418,7 +418,7 @@ def test_payment_reference_used_on_another_case_is_already_exists(stub):
         grpc.StatusCode.ALREADY_EXISTS,
         "PAYMENT_REFERENCE_REUSED",
     )
-    assert get(stub, second.case_id) == second
+    assert get(stub, second.case_id) == state(second)
     assert len(history(stub, second.case_id)) == 1
     assert get(stub, first.case_id).balance_minor == 75_000
 
@@ -485,5 +485,5 @@ def test_retry_of_a_command_sent_with_expected_version_returns_its_result_after_
     inbound_call(stub, case.case_id)
     inbound_call(stub, case.case_id)
     again = stub.RecordPromise(request)  # expected_version 1 is stale by now: still no ABORTED
-    assert again == first
+    assert state(again) == state(first)
     assert len(history(stub, case.case_id)) == 4

@@ -14,7 +14,18 @@ import pytest
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
-from tests.support import T0, details, get, history, later, open_case, refused, ts, violations
+from tests.support import (
+    T0,
+    details,
+    get,
+    history,
+    later,
+    open_case,
+    refused,
+    state,
+    ts,
+    violations,
+)
 
 AGENT_7 = (("x-casebook-actor", "agent-7"),)
 
@@ -285,7 +296,7 @@ def test_commands_on_a_closed_case_are_refused_as_case_closed(stub, command):
     case = open_case(stub)
     closed = close(stub, case.case_id)
     refused(lambda: command(stub, case.case_id), grpc.StatusCode.FAILED_PRECONDITION, "CASE_CLOSED")
-    assert get(stub, case.case_id) == closed
+    assert get(stub, case.case_id) == state(closed)
 
 
 def test_outbound_contact_on_a_closed_case_is_refused_and_the_refusal_recorded(stub):
