@@ -45,6 +45,9 @@ class NotifyConfig:
     reminder_channels: tuple[str, ...] = ("SMS", "EMAIL")
     grace: timedelta = timedelta(0)
     tick: timedelta = timedelta(milliseconds=250)
+    # How often a standby asks for the leader lock, and the leader checks it still holds it
+    # (casebook_notify.leader): a takeover follows a crash within about one poll.
+    standby_poll: timedelta = timedelta(seconds=1)
     max_attempts: int = 5
     retry_base: timedelta = timedelta(seconds=2)
     smtp_host: str = "127.0.0.1"
@@ -108,6 +111,7 @@ class NotifyConfig:
             reminder_channels=channels,
             grace=duration("CASEBOOK_NOTIFY_GRACE", cls.grace),
             tick=duration("CASEBOOK_NOTIFY_TICK", cls.tick),
+            standby_poll=duration("CASEBOOK_NOTIFY_STANDBY_POLL", cls.standby_poll),
             max_attempts=integer("CASEBOOK_NOTIFY_MAX_ATTEMPTS", cls.max_attempts),
             retry_base=duration("CASEBOOK_NOTIFY_RETRY_BASE", cls.retry_base),
             smtp_host=text("CASEBOOK_NOTIFY_SMTP_HOST", cls.smtp_host),
@@ -129,6 +133,8 @@ class NotifyConfig:
             )
         if "SMS" in channels and not config.sms_url:
             raise ConfigError("CASEBOOK_NOTIFY_SMS_URL is required when SMS reminders are on")
+        if config.standby_poll <= timedelta(0):
+            raise ConfigError("CASEBOOK_NOTIFY_STANDBY_POLL must be longer than 0s")
         if config.max_attempts < 1:
             raise ConfigError("CASEBOOK_NOTIFY_MAX_ATTEMPTS must be at least 1")
         try:
