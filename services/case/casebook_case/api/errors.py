@@ -254,3 +254,36 @@ def server_stream(method: StreamHandler) -> StreamHandler:
         )
 
     return wrapper
+
+
+def client_stream(method: Handler) -> Handler:
+    """For a client-streaming RPC: the same status mapping and log line as `unary`, without
+    the per-call time limit (an import lasts as long as its client sends). A client that
+    cancels is logged as CANCELLED; what the call had committed by then stays committed."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, requests: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        fields = _call_fields(None, context, method.__name__)
+        try:
+            response = await method(self, requests, context)
+        except asyncio.CancelledError:
+            log.info(
+                "rpc",
+                status="CANCELLED",
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                **fields,
+            )
+            raise
+        except Exception as error:
+            await _fail(context, fields, started, error)
+            raise  # unreachable: abort raises
+        log.info(
+            "rpc",
+            status="OK",
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            **fields,
+        )
+        return response
+
+    return wrapper

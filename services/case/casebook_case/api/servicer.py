@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+import structlog
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
@@ -23,15 +24,24 @@ from casebook_case.api.convert import (
     to_instalments,
     to_timestamp,
 )
-from casebook_case.api.errors import actor_of, reader_of, server_stream, unary
+from casebook_case.api.errors import (
+    actor_of,
+    client_stream,
+    reader_of,
+    server_stream,
+    status_for,
+    unary,
+)
 from casebook_case.api.follow import LogWatcher
 from casebook_case.application import CaseApplication, CommandResult
 from casebook_case.domain.errors import InvalidArgument
 from casebook_case.domain.values import ArrangementTerms
 from casebook_case.history import CASE_EVENT_CLASSES
+from casebook_case.imports import BATCH_SIZE, ImportTally, record_payments
 from casebook_case.projections import ListQuery, ReadSide
 
 PAGE_SIZE = 500
+import_log = structlog.get_logger("casebook.import")
 
 
 class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
@@ -419,23 +429,80 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
                 "after_position", f"is beyond the head of the log ({head}); no such position"
             )
         position = request.after_position
-        while True:
-            head = self.watcher.head
-            page = await asyncio.to_thread(self.app.read_log, position, PAGE_SIZE)
-            for event_position, event in page:
-                yield svc.SubscribeEventsResponse(event=event_to_proto(event, event_position))
-                position = event_position
-            if len(page) < PAGE_SIZE:
-                # Everything committed up to `head` has been read: wait for more.
-                position = max(position, head)
-                await self.watcher.wait_beyond(head)
+        with self.watcher.following(position) as sent:  # what the metrics show of this stream
+            while True:
+                head = self.watcher.head
+                page = await asyncio.to_thread(self.app.read_log, position, PAGE_SIZE)
+                for event_position, event in page:
+                    yield svc.SubscribeEventsResponse(event=event_to_proto(event, event_position))
+                    position = sent.position = event_position
+                if len(page) < PAGE_SIZE:
+                    # Everything committed up to `head` has been read: wait for more.
+                    position = sent.position = max(position, head)
+                    await self.watcher.wait_beyond(head)
 
-    # ------------------------------------------------------- not built yet
-    async def _unimplemented(self, context: grpc.aio.ServicerContext, name: str) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not available yet")
+    # ------------------------------------------------------------------ bulk
+    @client_stream
+    async def ImportPayments(
+        self,
+        requests: AsyncIterator[svc.ImportPaymentsRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> svc.ImportPaymentsResponse:
+        """Each item is a RecordPayment (see imports.py). A batch is written while the next
+        one is read off the stream; a client that cancels keeps what was committed."""
+        actor = actor_of(context)
+        tally = ImportTally()
+        batch: list[cmd.RecordPayment] = []
+        writing: asyncio.Future[None] | None = None
 
-    async def ImportPayments(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context, "ImportPayments")
+        async def write(first_index: int, commands: list[cmd.RecordPayment]) -> None:
+            outcomes = await asyncio.to_thread(record_payments, self.app, commands, actor)
+            tally.add(first_index, commands, outcomes)
+
+        read = 0
+        async for request in requests:
+            batch.append(
+                cmd.RecordPayment(
+                    case_id=request.case_id,
+                    amount_minor=request.amount_minor,
+                    currency=request.currency,
+                    received_at=to_datetime(request, "received_at"),
+                    payment_reference=request.payment_reference,
+                )
+            )
+            read += 1
+            if len(batch) == BATCH_SIZE:
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(write(read - len(batch), batch))
+                batch = []
+        if writing is not None:
+            await writing
+        if batch:
+            await write(read - len(batch), batch)
+        import_log.info(
+            "import",
+            received=tally.received,
+            recorded=tally.recorded,
+            duplicates=tally.duplicates,
+            failed=tally.failed,
+        )
+        return svc.ImportPaymentsResponse(
+            received=tally.received,
+            recorded=tally.recorded,
+            duplicates=tally.duplicates,
+            failed=tally.failed,
+            errors=[
+                svc.ImportError(
+                    index=index,
+                    payment_reference=reference,
+                    code=status.code.name,
+                    message=status.details,
+                )
+                for index, reference, error in tally.errors
+                for status in [status_for(error)]
+            ],
+        )
 
 
 def _common(request: Any) -> dict[str, Any]:
