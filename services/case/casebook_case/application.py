@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -49,12 +49,8 @@ from casebook_case.domain.values import (
 from casebook_case.domain.values import Channel as ContactChannel
 from casebook_case.history import CASE_EVENT_TOPICS
 from casebook_case.ledger import Ledger, LedgerDigest
-from casebook_case.schema import schema_locked
 from casebook_case.signing import Signer
 from casebook_common.clock import Clock, SystemClock
-
-if TYPE_CHECKING:
-    from casebook_case.metrics import CaseMetrics
 
 # Names are stored in snapshots: never rename.
 _STATE_CLASSES = (
@@ -120,7 +116,6 @@ class CaseApplication(Application[UUID]):
     name = "casebook"
     snapshotting_intervals = {Case: 100}
     MAX_ATTEMPTS = 40
-    metrics: CaseMetrics | None = None  # set by the server: counts the events committed
 
     def __init__(
         self,
@@ -153,15 +148,10 @@ class CaseApplication(Application[UUID]):
                 # case is only used under its lock, views are made under that lock, and a
                 # case a command failed on is dropped from the cache (_evict).
                 "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
-                "CREATE_TABLE": "n",  # below, under the schema lock
+                "CREATE_TABLE": "y",
             }
         )
-        datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        with schema_locked(datastore.engine):
-            self.recorder.create_table()  # type: ignore[attr-defined]
-            if self.snapshots is not None:
-                self.snapshots.recorder.create_table()  # type: ignore[attr-defined]
-            self.access_log = AccessLog(datastore)
+        self.access_log = AccessLog(self.recorder.datastore)  # type: ignore[attr-defined]
         self.ledger = Ledger(self.recorder, self.mapper, signer)
 
     def close(self) -> None:
@@ -567,8 +557,6 @@ class CaseApplication(Application[UUID]):
         self._listeners.remove(listener)
 
     def _notify(self, recordings: list[Any]) -> None:
-        if self.metrics is not None:
-            self.metrics.count_appended(recordings)
         for listener in list(self._listeners):
             listener()
 
