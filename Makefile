@@ -45,8 +45,10 @@ browser:
 	@command -v chromium >/dev/null || \
 	  ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
 
+# The tests mostly wait on sockets, databases and processes: several workers on 2 cores.
+PYTEST_WORKERS ?= 4
 test: $(STAMP) browser check-protos lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 run: $(STAMP)
 	$(BIN)/python -m casebook_case.devrun

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -51,6 +51,9 @@ from casebook_case.history import CASE_EVENT_TOPICS
 from casebook_case.ledger import Ledger, LedgerDigest
 from casebook_case.signing import Signer
 from casebook_common.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from casebook_case.metrics import CaseMetrics
 
 # Names are stored in snapshots: never rename.
 _STATE_CLASSES = (
@@ -116,6 +119,7 @@ class CaseApplication(Application[UUID]):
     name = "casebook"
     snapshotting_intervals = {Case: 100}
     MAX_ATTEMPTS = 40
+    metrics: CaseMetrics | None = None  # set by the server: counts the events committed
 
     def __init__(
         self,
@@ -557,6 +561,8 @@ class CaseApplication(Application[UUID]):
         self._listeners.remove(listener)
 
     def _notify(self, recordings: list[Any]) -> None:
+        if self.metrics is not None:
+            self.metrics.count_appended(recordings)
         for listener in list(self._listeners):
             listener()
 

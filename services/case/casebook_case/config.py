@@ -11,6 +11,7 @@ from pathlib import Path
 
 from casebook_case.signing import Signer, SigningKeyError
 from casebook_common.clock import clock_from_env
+from casebook_common.metrics import parse_listen
 from casebook_common.security import SecurityConfig, SecurityConfigError
 
 
@@ -55,6 +56,8 @@ class CaseConfig:
     # How long ListCases waits for the worklist to reach a min_position before UNAVAILABLE.
     projection_wait_seconds: float = 5.0
     ledger_key_file: str = ""  # Ed25519 private key (PEM) that signs ledger digests
+    # host:port of the Prometheus /metrics endpoint (plain HTTP); empty: none.
+    metrics_listen: str = ""
     # AES key (base64 of 16, 24 or 32 bytes) that encrypts every stored event and snapshot,
     # so personal data is never in the database in clear; empty: stored unencrypted.
     cipher_key: str = field(default="", repr=False)
@@ -101,6 +104,7 @@ class CaseConfig:
                 "CASEBOOK_PROJECTION_WAIT_SECONDS", cls.projection_wait_seconds, float
             ),
             ledger_key_file=text("CASEBOOK_LEDGER_KEY_FILE", ""),
+            metrics_listen=text("CASEBOOK_CASE_METRICS_LISTEN", ""),
             cipher_key=cipher_key_from_env(env),
             security=security_from_env(env),
         )
@@ -110,6 +114,11 @@ class CaseConfig:
             raise ConfigError(
                 "CASEBOOK_CASE_DB_URL must be a sqlite:/// or postgresql+psycopg:// URL"
             )
+        if config.metrics_listen:
+            try:
+                parse_listen("CASEBOOK_CASE_METRICS_LISTEN", config.metrics_listen)
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
         if config.worker_threads < 1:
             raise ConfigError("CASEBOOK_CASE_WORKER_THREADS must be at least 1")
         if config.ledger_key_file:

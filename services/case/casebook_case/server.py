@@ -17,11 +17,13 @@ from casebook_case.api.servicer import CaseServicer
 from casebook_case.application import CaseApplication
 from casebook_case.commands import Policy
 from casebook_case.config import CaseConfig, ConfigError
+from casebook_case.metrics import CaseMetrics
 from casebook_case.projections import LiveProjector, ReadSide
 from casebook_case.signing import Signer
 from casebook_common.clock import Clock, clock_from_env
 from casebook_common.decoding import RejectUnreadableRequests
 from casebook_common.logging import configure_logging
+from casebook_common.metrics import MetricsServer, serve_metrics
 from casebook_common.security import announce_insecure_mode
 from casebook_common.serving import (
     add_health_and_reflection,
@@ -42,6 +44,12 @@ class RunningServer:
     health: HealthServicer
     watcher: LogWatcher
     projector: LiveProjector
+    metrics: CaseMetrics
+    metrics_server: MetricsServer | None = None  # CASEBOOK_CASE_METRICS_LISTEN
+
+    @property
+    def metrics_port(self) -> int:
+        return self.metrics_server.port if self.metrics_server else 0
 
     async def stop(self, grace: float) -> None:
         """Refuse new calls, let calls in flight finish within `grace`, then close."""
@@ -50,6 +58,8 @@ class RunningServer:
         await self.projector.stop()
         await self.watcher.stop()
         self.app.close()
+        if self.metrics_server is not None:
+            await asyncio.to_thread(self.metrics_server.stop)
 
 
 def build_application(config: CaseConfig, clock: Clock | None = None) -> CaseApplication:
@@ -75,15 +85,22 @@ async def start_server(config: CaseConfig, clock: Clock | None = None) -> Runnin
     if not await asyncio.to_thread(app.stored_events_readable):
         app.close()
         raise ConfigError("the stored events cannot be read: wrong or missing CASEBOOK_CIPHER_KEY")
+    metrics = CaseMetrics()
+    app.metrics = metrics
     watcher = LogWatcher(app)
     await watcher.start()
     # Worklists and statistics: the projection tables follow the log inside the server.
     projector = LiveProjector(app)
     await projector.start()
+    metrics.watch(watcher, projector)
     server = grpc.aio.server(
-        # Authentication first: a caller without a valid token learns nothing, not even
-        # whether its request decodes.
-        interceptors=[*config.security.interceptors(CASE_SERVICE), RejectUnreadableRequests()],
+        # Metrics outermost, so refused calls are counted too. Then authentication: a caller
+        # without a valid token learns nothing, not even whether its request decodes.
+        interceptors=[
+            metrics.interceptor(),
+            *config.security.interceptors(CASE_SERVICE),
+            RejectUnreadableRequests(),
+        ],
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
@@ -103,9 +120,15 @@ async def start_server(config: CaseConfig, clock: Clock | None = None) -> Runnin
     )
     if port == 0:
         raise ConfigError(f"cannot listen on {config.listen}")
+    try:
+        metrics_server = serve_metrics(metrics.registry, config.metrics_listen)
+    except OSError as error:
+        raise ConfigError(
+            f"CASEBOOK_CASE_METRICS_LISTEN={config.metrics_listen}: {error.strerror or error}"
+        ) from None
     await server.start()
     await mark_serving(health, SERVICE_NAME)
-    return RunningServer(server, port, app, health, watcher, projector)
+    return RunningServer(server, port, app, health, watcher, projector, metrics, metrics_server)
 
 
 async def serve(config: CaseConfig) -> None:
@@ -117,6 +140,7 @@ async def serve(config: CaseConfig) -> None:
         "listening",
         listen=f"{host}:{running.port}",
         port=running.port,
+        metrics_port=running.metrics_port,  # 0: no metrics endpoint
         store=store,
         ledger_key_id=running.app.ledger.signer.key_id if running.app.ledger.signer else "",
         mode=config.security.mode,

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import structlog
 
 from casebook_case.application import CaseApplication
 
 log = structlog.get_logger("casebook.follow")
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One open SubscribeEvents stream: the log position it has sent up to."""
+
+    position: int
 
 
 class LogWatcher:
@@ -22,6 +31,7 @@ class LogWatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._subscriptions: set[Subscription] = set()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -58,6 +68,21 @@ class LogWatcher:
                     self._changed.notify_all()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    @contextlib.contextmanager
+    def following(self, position: int) -> Iterator[Subscription]:
+        """Registers a stream for as long as it is open (the metrics count and measure them)."""
+        subscription = Subscription(position)
+        self._subscriptions.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscriptions.discard(subscription)
+
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """The open streams; safe from another thread (copying a set is atomic under the GIL,
+        and only this loop's thread changes it)."""
+        return tuple(self._subscriptions)
 
     async def wait_beyond(self, position: int) -> None:
         """Return once the log's head has passed `position`."""

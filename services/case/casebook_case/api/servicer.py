@@ -429,16 +429,17 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
                 "after_position", f"is beyond the head of the log ({head}); no such position"
             )
         position = request.after_position
-        while True:
-            head = self.watcher.head
-            page = await asyncio.to_thread(self.app.read_log, position, PAGE_SIZE)
-            for event_position, event in page:
-                yield svc.SubscribeEventsResponse(event=event_to_proto(event, event_position))
-                position = event_position
-            if len(page) < PAGE_SIZE:
-                # Everything committed up to `head` has been read: wait for more.
-                position = max(position, head)
-                await self.watcher.wait_beyond(head)
+        with self.watcher.following(position) as sent:  # what the metrics show of this stream
+            while True:
+                head = self.watcher.head
+                page = await asyncio.to_thread(self.app.read_log, position, PAGE_SIZE)
+                for event_position, event in page:
+                    yield svc.SubscribeEventsResponse(event=event_to_proto(event, event_position))
+                    position = sent.position = event_position
+                if len(page) < PAGE_SIZE:
+                    # Everything committed up to `head` has been read: wait for more.
+                    position = sent.position = max(position, head)
+                    await self.watcher.wait_beyond(head)
 
     # ------------------------------------------------------------------ bulk
     @client_stream
