@@ -104,6 +104,7 @@ def write_chart(stats: PortfolioStats, path: Path) -> None:
     channel. Drawn on an Agg canvas (no display, no pyplot global state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(12, 8), dpi=100)
     FigureCanvasAgg(figure)
@@ -144,7 +145,8 @@ def write_chart(stats: PortfolioStats, path: Path) -> None:
         ("attempts", [c.attempts for c in stats.contacts], BLUE),
         ("right party", [c.right_party_contacts for c in stats.contacts], ORANGE),
     )
-    for axis in axes.flat:  # counts and amounts start at 0, even when there are none
+    for axis in axes.flat:  # whole counts and amounts, from 0 even when there are none
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_ylim(0, max(1.0, axis.get_ylim()[1]))
     figure.tight_layout()
     figure.savefig(path, format="png")
