@@ -155,11 +155,9 @@ def production_problems(config: CaseConfig) -> list[str]:
 def check_mode(config: CaseConfig) -> None:
     """Production refuses to start without TLS and authentication; development without them
     serves loopback only."""
-    if config.security.mode == "production":
-        problems = production_problems(config)
-        if problems:
-            raise ConfigError("production mode refuses to start: " + "; ".join(problems))
     try:
-        config.security.check_listen("CASEBOOK_CASE_LISTEN", config.listen)
+        config.security.check_start(
+            "CASEBOOK_CASE_LISTEN", config.listen, production_problems(config)
+        )
     except SecurityConfigError as error:
         raise ConfigError(str(error)) from None

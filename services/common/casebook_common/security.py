@@ -647,6 +647,14 @@ class SecurityConfig:
                 "(127.0.0.1, ::1, localhost)"
             )
 
+    def check_start(self, listen_variable: str, listen: str, problems: Sequence[str]) -> None:
+        """Production refuses to start while anything it needs is missing (`problems`: this
+        configuration's and the service's own); development without TLS and authentication
+        serves loopback only."""
+        if self.mode == "production" and problems:
+            raise SecurityConfigError("production mode refuses to start: " + "; ".join(problems))
+        self.check_listen(listen_variable, listen)
+
     def server_credentials(self) -> Any:
         if not self.tls:
             return None

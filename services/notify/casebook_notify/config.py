@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from casebook_common.clock import clock_from_env
+from casebook_common.metrics import parse_listen
 from casebook_common.security import (
     SecurityConfig,
     SecurityConfigError,
@@ -58,6 +59,8 @@ class NotifyConfig:
     log_format: str = "json"
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 5.0
+    # host:port of the Prometheus /metrics endpoint (plain HTTP); empty: none.
+    metrics_listen: str = ""
     # Its own server: mode, TLS / mutual TLS, bearer tokens (casebook_common.security).
     security: SecurityConfig = field(default_factory=SecurityConfig)
     # As a client of the case service: the CA that signed the case server's certificate
@@ -121,6 +124,7 @@ class NotifyConfig:
             alert_webhook_url=text("CASEBOOK_NOTIFY_ALERT_WEBHOOK_URL", cls.alert_webhook_url),
             log_format=text("CASEBOOK_LOG_FORMAT", cls.log_format),
             log_level=text("CASEBOOK_LOG_LEVEL", cls.log_level),
+            metrics_listen=text("CASEBOOK_NOTIFY_METRICS_LISTEN", ""),
             security=_security_from_env(env),
             case_ca_file=text("CASEBOOK_NOTIFY_CASE_CA_FILE", ""),
             case_cert_file=text("CASEBOOK_NOTIFY_CASE_CERT_FILE", ""),
@@ -135,6 +139,11 @@ class NotifyConfig:
             raise ConfigError("CASEBOOK_NOTIFY_SMS_URL is required when SMS reminders are on")
         if config.standby_poll <= timedelta(0):
             raise ConfigError("CASEBOOK_NOTIFY_STANDBY_POLL must be longer than 0s")
+        if config.metrics_listen:
+            try:
+                parse_listen("CASEBOOK_NOTIFY_METRICS_LISTEN", config.metrics_listen)
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
         if config.max_attempts < 1:
             raise ConfigError("CASEBOOK_NOTIFY_MAX_ATTEMPTS must be at least 1")
         try:
@@ -196,11 +205,9 @@ def production_problems(config: NotifyConfig) -> list[str]:
 def check_mode(config: NotifyConfig) -> None:
     """Production refuses to start without TLS and authentication; development without them
     serves loopback only."""
-    if config.security.mode == "production":
-        problems = production_problems(config)
-        if problems:
-            raise ConfigError("production mode refuses to start: " + "; ".join(problems))
     try:
-        config.security.check_listen("CASEBOOK_NOTIFY_LISTEN", config.listen)
+        config.security.check_start(
+            "CASEBOOK_NOTIFY_LISTEN", config.listen, production_problems(config)
+        )
     except SecurityConfigError as error:
         raise ConfigError(str(error)) from None
