@@ -23,7 +23,7 @@ def _free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self, echo: bool = False, port: int = 0) -> None:
+    def __init__(self, echo: bool = False, port: int = 0, host: str = "127.0.0.1") -> None:
         self.messages: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         sink = self
@@ -47,7 +47,7 @@ class SmtpSink:
                 return "250 OK"
 
         self.port = port or _free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(Handler(), hostname=host, port=self.port)
         self.controller.start()
 
     def stop(self) -> None:
@@ -57,7 +57,7 @@ class SmtpSink:
 class HttpSink:
     """Records POSTed JSON; `fail_next` answers that many requests with `fail_status` first."""
 
-    def __init__(self, echo: bool = False, port: int = 0) -> None:
+    def __init__(self, echo: bool = False, port: int = 0, host: str = "127.0.0.1") -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail_next = 0
         self.fail_status = 503
@@ -89,7 +89,7 @@ class HttpSink:
                 pass
 
         sink_lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
