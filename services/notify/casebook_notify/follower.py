@@ -19,8 +19,10 @@ from sqlalchemy.engine import Connection
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
 from casebook.v1 import case_service_pb2_grpc as rpc
+from casebook_common.clock import SystemClock
 from casebook_notify.case_client import case_channel, log_if_refused
 from casebook_notify.config import NotifyConfig
+from casebook_notify.metrics import NotifyMetrics
 from casebook_notify.store import NotifyStore, alerts, deadlines, reminders
 
 log = structlog.get_logger("casebook.notify.follower")
@@ -53,16 +55,18 @@ class EventEffects:
         self.config = config
         self.webhook = webhook
 
-    def apply(self, connection: Connection, event: pb.CaseEvent) -> bool:
-        """Returns whether an alert was raised."""
+    def apply(self, connection: Connection, event: pb.CaseEvent) -> str | None:
+        """Returns the kind of the alert raised, if one was."""
         payload = json.loads(event.payload_json)
         if event.type == "PromiseRecorded":
             self._promise_recorded(connection, event, payload)
         elif event.type in _PROMISE_ENDINGS:
             self._promise_ended(connection, payload["promise_id"], _PROMISE_ENDINGS[event.type])
-            if event.type == "PromiseBroken":
-                return self._raise_broken_promise_alert(connection, event, payload)
-        return False
+            if event.type == "PromiseBroken" and self._raise_broken_promise_alert(
+                connection, event, payload
+            ):
+                return "BROKEN_PROMISE"
+        return None
 
     def _promise_recorded(
         self, connection: Connection, event: pb.CaseEvent, payload: dict[str, Any]
@@ -155,11 +159,13 @@ class Follower:
         store: NotifyStore,
         config: NotifyConfig,
         on_alert: Callable[[], None],
+        metrics: NotifyMetrics | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.effects = EventEffects(config, webhook=bool(config.alert_webhook_url))
         self.on_alert = on_alert
+        self.metrics = metrics or NotifyMetrics(SystemClock())
 
     async def run(self) -> None:
         backoff = 0.2
@@ -168,6 +174,7 @@ class Follower:
                 await self._follow()
                 backoff = 0.2
             except grpc.aio.AioRpcError as error:
+                self.metrics.follower_stream_errors.labels(error.code().name).inc()
                 if not log_if_refused(log, error, "SubscribeEvents"):
                     log.warning(
                         "case_service_unreachable", code=error.code().name, retry_in=backoff
@@ -199,7 +206,12 @@ class Follower:
                     batch = [getter.result()]
                     while len(batch) < BATCH and not queue.empty():
                         batch.append(queue.get_nowait())
-                    raised = await asyncio.to_thread(self._apply, batch)
+                    raised = await asyncio.to_thread(self._apply, batch)  # committed
+                    last = batch[-1]
+                    self.metrics.follower_applied(
+                        last.position, last.recorded_at.ToDatetime(tzinfo=UTC), not queue.empty()
+                    )
+                    self.metrics.count_alerts(raised)
                     if raised:
                         self.on_alert()
             finally:
@@ -209,10 +221,13 @@ class Follower:
                 with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
                     await reader
 
-    def _apply(self, batch: list[pb.CaseEvent]) -> bool:
-        raised = False
+    def _apply(self, batch: list[pb.CaseEvent]) -> list[str]:
+        """Commits the batch's effects with its position; returns the kinds of alerts raised."""
+        raised = []
         with self.store.transaction() as connection:
             for event in batch:
-                raised = self.effects.apply(connection, event) or raised
+                kind = self.effects.apply(connection, event)
+                if kind is not None:
+                    raised.append(kind)
             self.store.save_position(connection, FOLLOWER, batch[-1].position)
         return raised

@@ -23,6 +23,7 @@ from casebook_common.timestamps import to_timestamp
 from casebook_notify.case_client import case_channel, log_if_refused
 from casebook_notify.config import NotifyConfig
 from casebook_notify.delivery import DeliveryError, post_json, send_email
+from casebook_notify.metrics import NotifyMetrics
 from casebook_notify.store import NotifyStore, alerts, deadlines, reminders, utc
 
 log = structlog.get_logger("casebook.notify.scheduler")
@@ -60,10 +61,17 @@ def _reason(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
 
 
 class Scheduler:
-    def __init__(self, store: NotifyStore, config: NotifyConfig, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: NotifyStore,
+        config: NotifyConfig,
+        clock: Clock,
+        metrics: NotifyMetrics | None = None,
+    ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
+        self.metrics = metrics or NotifyMetrics(clock)
         self._channel: grpc.aio.Channel | None = None
         self._cases: rpc.CaseServiceStub | None = None
         self._limit = asyncio.Semaphore(CONCURRENCY)
@@ -109,7 +117,9 @@ class Scheduler:
         for outcome in outcomes:
             report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
         due_reminders = await asyncio.to_thread(self._due_reminders, now)
-        await asyncio.gather(*(self._guarded(self._remind, r, now) for r in due_reminders))
+        done = await asyncio.gather(*(self._guarded(self._remind, r, now) for r in due_reminders))
+        for reminder, outcome in zip(due_reminders, done, strict=True):
+            self.metrics.count_reminder(reminder.channel, outcome)
         report.reminders = len(due_reminders)
         report.contacts_logged = await self._log_sent_reminders()
         report.webhooks = await self._post_alerts()
@@ -266,24 +276,25 @@ class Scheduler:
         promise = next(p for p in case.promises if p.promise_id == reminder.promise_id)
         text = _reminder_text(case, promise, due_time)
         try:
-            if reminder.channel == "EMAIL":
-                await asyncio.to_thread(
-                    send_email,
-                    self.config.smtp_host,
-                    self.config.smtp_port,
-                    self.config.mail_from,
-                    address,
-                    "Payment reminder",
-                    text,
-                    reminder.reminder_id,
-                )
-            else:
-                await asyncio.to_thread(
-                    post_json,
-                    self.config.sms_url,
-                    {"to": address, "text": text, "reminder_id": reminder.reminder_id},
-                    reminder.reminder_id,
-                )
+            with self.metrics.delivery(reminder.channel):
+                if reminder.channel == "EMAIL":
+                    await asyncio.to_thread(
+                        send_email,
+                        self.config.smtp_host,
+                        self.config.smtp_port,
+                        self.config.mail_from,
+                        address,
+                        "Payment reminder",
+                        text,
+                        reminder.reminder_id,
+                    )
+                else:
+                    await asyncio.to_thread(
+                        post_json,
+                        self.config.sms_url,
+                        {"to": address, "text": text, "reminder_id": reminder.reminder_id},
+                        reminder.reminder_id,
+                    )
         except DeliveryError as error:
             if error.permanent or attempts >= self.config.max_attempts:
                 await asyncio.to_thread(
@@ -362,9 +373,10 @@ class Scheduler:
                 "unpaid_minor": alert.unpaid_minor,
             }
             try:
-                await asyncio.to_thread(
-                    post_json, self.config.alert_webhook_url, body, alert.alert_id
-                )
+                with self.metrics.delivery("webhook"):
+                    await asyncio.to_thread(
+                        post_json, self.config.alert_webhook_url, body, alert.alert_id
+                    )
                 state = "SENT"
             except DeliveryError as error:
                 state = (
