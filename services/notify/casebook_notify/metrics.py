@@ -8,8 +8,9 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import func, select
@@ -130,40 +131,43 @@ class NotifyMetrics(ServiceMetrics):
         an index-only count and a min, never a table scan."""
 
         def pending() -> float:
-            return _scalar(
-                store,
-                select(func.count()).select_from(deadlines).where(deadlines.c.state == "PENDING"),
-            )
+            count = select(func.count()).select_from(deadlines)
+            return float(_first(store, count.where(deadlines.c.state == "PENDING")) or 0)
 
         def overdue() -> float:
-            try:
-                rows = store.rows(
-                    select(func.min(deadlines.c.fire_at)).where(deadlines.c.state == "PENDING")
+            earliest = utc(
+                _first(
+                    store,
+                    select(func.min(deadlines.c.fire_at)).where(deadlines.c.state == "PENDING"),
                 )
-            except Exception:
-                return math.nan
-            earliest = utc(rows[0][0]) if rows and rows[0][0] is not None else None
-            if earliest is None:
-                return 0.0
-            return max((self.clock.now() - earliest).total_seconds(), 0.0)
+            )
+            return max((self.clock.now() - earliest).total_seconds(), 0.0) if earliest else 0.0
 
         self.gauge(
             "casebook_notify_deadlines_pending",
             "Promise instalments whose due time (plus grace) notify still has to check",
-            pending,
+            _nan_on_error(pending),
         )
         self.gauge(
             "casebook_notify_deadlines_overdue_seconds",
             "How long the earliest pending deadline has been waiting past its check time "
             "(0 when none is due): the scheduler falling behind",
-            overdue,
+            _nan_on_error(overdue),
         )
 
 
-def _scalar(store: NotifyStore, query: object) -> float:
-    """A number from the store, or NaN when it cannot be read (a scrape never fails)."""
-    try:
-        rows = store.rows(query)
-    except Exception:
-        return math.nan
-    return float(rows[0][0] or 0) if rows else 0.0
+def _first(store: NotifyStore, query: Any) -> Any:
+    rows = store.rows(query)
+    return rows[0][0] if rows else None
+
+
+def _nan_on_error(read: Callable[[], float]) -> Callable[[], float]:
+    """A value that cannot be read (the store is down) shows as NaN: the scrape still works."""
+
+    def guarded() -> float:
+        try:
+            return read()
+        except Exception:
+            return math.nan
+
+    return guarded
