@@ -224,6 +224,38 @@ def test_a_standby_starting_leaves_the_leaders_reminder_in_flight_and_fails_it_o
     assert stack.smtp.messages == []  # the one in doubt is never sent again
 
 
+@on_postgres
+def test_a_leader_whose_lock_session_ends_steps_down_and_one_leader_carries_on(stack):
+    """The leader's process lives on but its lock session is gone (a network cut, an
+    operator's pg_terminate_backend): it may no longer hold the lock, so it stops at once."""
+    first = stack.start(standby_poll=FAST_POLL)
+    second = stack.start(standby_poll=FAST_POLL)
+    leader, standby = (first, second) if first.running.leadership.is_leader else (second, first)
+    assert standby.running.leadership.is_leader is False
+    changes: list[bool] = []
+    leader.running.leadership.listeners.append(changes.append)
+    lock = leader.running.leadership.lock
+    assert isinstance(lock, PostgresLeaderLock)
+
+    _terminate(stack.notify_db, _backend_pid(lock))
+    eventually(lambda: False in changes, timeout=5, what="the leader steps down")
+    eventually(
+        lambda: first.running.leadership.is_leader or second.running.leadership.is_leader,
+        timeout=5,
+        what="a leader again",
+    )
+    (now_leading,) = [n for n in (first, second) if n.running.leadership.is_leader]
+    # And it leads for real: a promise falling due is alerted once.
+    case_id = stack.open_case()
+    promise_id = stack.promise(case_id, shanghai(23, 11))
+    eventually(lambda: first.deadline_rows(case_id))
+    stack.clock.set(shanghai(23, 11, 0, 1))
+    (alert,) = eventually(first.alerts)
+    assert alert.promise_id == promise_id
+    now_leading.wait_ticks(4)  # only the leader ticks
+    assert len(first.alerts()) == len(second.alerts()) == 1
+
+
 # --------------------------------------------------------------------- processes, failover
 
 
