@@ -105,7 +105,17 @@ def test_a_broken_promise_raises_one_alert_counted_once(stack):
     assert page.value(raised, kind="BROKEN_PROMISE") == 1
     assert page.value("casebook_notify_follower_lag_seconds") == 0
     assert page.value("casebook_notify_deadlines_pending") == 0
+    assert page.value("casebook_notify_leader") == 1
     assert case_id not in page.text and promise_id not in page.text
+
+
+def test_of_two_notify_services_on_one_database_one_says_it_leads(stack):
+    first = start(stack, standby_poll=timedelta(milliseconds=100))
+    second = start(stack, standby_poll=timedelta(milliseconds=100))
+    leading = [metrics(n).value("casebook_notify_leader") for n in (first, second)]
+    assert sorted(leading) == [0, 1]
+    standby = (first, second)[leading.index(0)]
+    assert metrics(standby).value("casebook_notify_deadlines_pending") == 0  # it reads the store
 
 
 def test_pending_deadlines_go_up_with_promises_and_down_when_they_resolve(stack):
