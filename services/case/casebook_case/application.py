@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import Environment, EnvType
 
 from casebook_case.access_log import AccessEntry, AccessLog, Reader
 from casebook_case.commands import Command, OpenCase, Policy, RecordPayment, Violations
@@ -157,6 +158,17 @@ class CaseApplication(Application[UUID]):
         )
         self.access_log = AccessLog(self.recorder.datastore)  # type: ignore[attr-defined]
         self.ledger = Ledger(self.recorder, self.mapper, signer)
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """The settings passed in above, and nothing from the process environment.
+        eventsourcing would merge os.environ and look up CASEBOOK_<SETTING> before each
+        setting: the service's own CASEBOOK_CIPHER_KEY (even empty, beside
+        CASEBOOK_CIPHER_KEY_FILE) or a stray SQLALCHEMY_URL would override CaseConfig."""
+        settings = dict(type(self).env)
+        if type(self).is_snapshotting_enabled or type(self).snapshotting_intervals:
+            settings["IS_SNAPSHOTTING_ENABLED"] = "y"
+        settings.update(env or {})
+        return Environment(name, settings)
 
     def close(self) -> None:
         self.access_log.close()
