@@ -50,6 +50,7 @@ from casebook_case.domain.values import (
 from casebook_case.domain.values import Channel as ContactChannel
 from casebook_case.history import CASE_EVENT_TOPICS
 from casebook_case.ledger import Ledger, LedgerDigest
+from casebook_case.schema import schema_locked
 from casebook_case.signing import Signer
 from casebook_common.clock import Clock, SystemClock
 
@@ -153,10 +154,15 @@ class CaseApplication(Application[UUID]):
                 # case is only used under its lock, views are made under that lock, and a
                 # case a command failed on is dropped from the cache (_evict).
                 "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
-                "CREATE_TABLE": "y",
+                "CREATE_TABLE": "n",  # below, under the schema lock
             }
         )
-        self.access_log = AccessLog(self.recorder.datastore)  # type: ignore[attr-defined]
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        with schema_locked(datastore.engine):
+            self.recorder.create_table()  # type: ignore[attr-defined]
+            if self.snapshots is not None:
+                self.snapshots.recorder.create_table()  # type: ignore[attr-defined]
+            self.access_log = AccessLog(datastore)
         self.ledger = Ledger(self.recorder, self.mapper, signer)
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
