@@ -338,6 +338,7 @@ class Leadership:
         self.listeners: list[Callable[[bool], None]] = []
         self.decided = asyncio.Event()  # set once the first attempt has an answer
         self._term_open = False
+        self._failing = False
         self._fenced = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         # Fenced transactions still running on worker threads: a term ends (and the lock is
@@ -379,7 +380,7 @@ class Leadership:
         announced = False
         try:
             while True:
-                if await self.lock.try_acquire():
+                if await self._attempt():
                     await self._lead(prepare, duties)
                     announced = False
                 elif not announced:
@@ -389,6 +390,19 @@ class Leadership:
                 await asyncio.sleep(self.poll)
         finally:
             await self.lock.release()
+
+    async def _attempt(self) -> bool:
+        """One try for the lock. An unexpected failure counts as "not now" (and is logged):
+        this loop must go on, or the process would stay a standby for good."""
+        try:
+            acquired = await self.lock.try_acquire()
+        except Exception as error:
+            if not self._failing:  # once per streak, not once per poll
+                log.error("leader_lock_failed", error_type=type(error).__name__, exc_info=error)
+            self._failing = True
+            return False
+        self._failing = False
+        return acquired
 
     async def _lead(self, prepare: Callable[[], Awaitable[None]], duties: Duties) -> None:
         self._fenced.clear()
