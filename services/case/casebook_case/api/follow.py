@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import structlog
 
 from casebook_case.application import CaseApplication
+from casebook_case.wakeup import CommitWakeup
 
 log = structlog.get_logger("casebook.follow")
 
@@ -28,35 +29,25 @@ class LogWatcher:
         self.poll_interval = poll_interval
         self.head = 0
         self._changed = asyncio.Condition()
-        self._wake = asyncio.Event()
+        self._wakeup = CommitWakeup(app)
         self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._subscriptions: set[Subscription] = set()
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
         self.head = await asyncio.to_thread(self.app.head_position)
-        # Commits made by this process wake the watcher at once; other replicas' commits
-        # are seen at the next poll.
-        self.app.add_listener(self._on_local_commit)
+        self._wakeup.start()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        self.app.remove_listener(self._on_local_commit)
+        self._wakeup.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _on_local_commit(self) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._wake.set)
-
     async def _run(self) -> None:
         while True:
-            self._wake.clear()
+            self._wakeup.clear()
             try:
                 head = await asyncio.to_thread(self.app.head_position)
             except Exception as error:
@@ -66,8 +57,7 @@ class LogWatcher:
                 async with self._changed:
                     self.head = head
                     self._changed.notify_all()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            await self._wakeup.wait(self.poll_interval)
 
     @contextlib.contextmanager
     def following(self, position: int) -> Iterator[Subscription]:

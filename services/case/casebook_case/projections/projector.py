@@ -36,6 +36,7 @@ from casebook_case.projections.tables import (
     promises,
     utc,
 )
+from casebook_case.wakeup import CommitWakeup
 
 log = structlog.get_logger("casebook.projections")
 
@@ -133,35 +134,26 @@ class LiveProjector:
         self.poll_interval = poll_interval
         self.position = 0
         self._changed = asyncio.Condition()
-        self._wake = asyncio.Event()
+        self._wakeup = CommitWakeup(app)
         self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.core.ensure_tables)
         self.position = await asyncio.to_thread(self.core.position)
-        self.app.add_listener(self._on_local_commit)
+        self._wakeup.start()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        with contextlib.suppress(ValueError):
-            self.app.remove_listener(self._on_local_commit)
+        self._wakeup.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
-    def _on_local_commit(self) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._wake.set)
-
     async def _run(self) -> None:
         while True:
-            self._wake.clear()
+            self._wakeup.clear()
             more = False
             try:
                 outcome = await asyncio.to_thread(self.core.run_batch)
@@ -176,14 +168,13 @@ class LiveProjector:
                         self.position = outcome.position
                         self._changed.notify_all()
             if not more:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                await self._wakeup.wait(self.poll_interval)
 
     async def wait_for(self, wanted: int, timeout: float) -> bool:
         """Whether the projection reaches `wanted` within `timeout` seconds."""
         if self.position >= wanted:
             return True
-        self._wake.set()
+        self._wakeup.wake()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout), self._changed:
                 await self._changed.wait_for(lambda: self.position >= wanted)
