@@ -156,6 +156,35 @@ def test_an_old_leaders_commit_is_refused_once_the_next_term_begins(db_url, noti
         store.close()
 
 
+@on_postgres
+def test_an_old_leader_cut_off_mid_transaction_delays_the_takeover_only_briefly(db_url, notify_pg):
+    """Its transaction never commits nor rolls back (its process froze, its network is
+    gone): PostgreSQL ends it after the fence's idle limit, and the new term begins."""
+    store = open_store(notify_pg)
+
+    async def scenario() -> None:
+        old = PostgresLeaderLock(notify_pg, idle_limit=1.0)
+        new = PostgresLeaderLock(notify_pg)
+        try:
+            assert await old.try_acquire()
+            frozen = store.engine.connect()
+            frozen.begin()
+            old.fence(frozen)
+            _terminate(notify_pg, _backend_pid(old))
+            started = time.monotonic()
+            assert await new.try_acquire()
+            assert 0.5 < time.monotonic() - started < new.timeout
+            frozen.invalidate()  # PostgreSQL ended its session
+        finally:
+            await old.release()
+            await new.release()
+
+    try:
+        run(scenario())
+    finally:
+        store.close()
+
+
 def _waiting_for_a_lock(store: Any, application: str) -> bool:
     with store.engine.connect() as connection:
         return bool(

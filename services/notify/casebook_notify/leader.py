@@ -16,8 +16,11 @@ comparing the epoch with its own (`FencedStore`): the new leader's bump waits fo
 transaction still open, and after it every transaction of the old leader fails
 (`LeadershipLost`) and rolls back. The new leader then fails what the old one left SENDING
 (`OUTCOME_UNKNOWN_AFTER_RESTART`) and reads the follower's position, both as finally
-committed. What the fence cannot reach are the calls the old leader had already begun to
-other systems: a reminder is marked SENDING (fenced) before it is sent, so it goes out at
+committed. (A fenced transaction left idle by a process cut off mid-way is ended by
+PostgreSQL after FENCED_IDLE_LIMIT, so the bump never waits on it for long.)
+
+What the fence cannot reach are the calls the old leader had already begun to other
+systems: a reminder is marked SENDING (fenced) before it is sent, so it goes out at
 most once; MarkPromiseBroken and LogContact carry request ids the case service deduplicates,
 and alerts are unique per PromiseBroken event; an alert POSTed to the webhook just before
 the end of a term, but not yet recorded as posted, is POSTed again by the next leader, with
@@ -44,7 +47,7 @@ from typing import Any, Protocol
 
 import psycopg
 import structlog
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, select
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, func, select
 from sqlalchemy.engine import Connection, make_url
 
 from casebook_notify.store import NotifyStore
@@ -57,6 +60,9 @@ LOCK_NAMESPACE = 0x63617365  # "case"
 LEADER_KEY = 1
 SCHEMA_KEY = 2
 ROLE = "notify"
+# A fenced transaction idle this long (seconds) is ended by PostgreSQL: its process has been
+# cut off, and a new leader's epoch bump must not wait on it for ever.
+FENCED_IDLE_LIMIT = 15.0
 
 # The leadership epoch: one row, bumped by each new leader (see the module docstring).
 leadership_metadata = MetaData()
@@ -129,9 +135,12 @@ class LeaderLock(Protocol):
 class PostgresLeaderLock:
     """`pg_try_advisory_lock` on a dedicated autocommit connection, plus the epoch row."""
 
-    def __init__(self, db_url: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self, db_url: str, timeout: float = 5.0, idle_limit: float = FENCED_IDLE_LIMIT
+    ) -> None:
         self.conninfo = libpq_conninfo(db_url)
         self.timeout = timeout  # the longest any lock call may take before it counts as lost
+        self.idle_limit = idle_limit
         self.connection: psycopg.AsyncConnection[Any] | None = None
         self.epoch: int | None = None
         self._unreachable = False
@@ -206,10 +215,18 @@ class PostgresLeaderLock:
         mine = self.epoch
         if mine is None:
             raise LeadershipLost("not the leader")
+        # FOR SHARE: a new leader's bump waits for this transaction. And PostgreSQL ends it
+        # if it sits idle longer than idle_limit (its process cut off mid-transaction), so
+        # that the wait is bounded: set_config(..., true) holds for this transaction only.
         current = connection.execute(
-            select(leadership_epochs.c.epoch)
+            select(
+                leadership_epochs.c.epoch,
+                func.set_config(
+                    "idle_in_transaction_session_timeout", f"{int(self.idle_limit * 1000)}", True
+                ),
+            )
             .where(leadership_epochs.c.role == ROLE)
-            .with_for_update(read=True)  # FOR SHARE: a new leader's bump waits for us
+            .with_for_update(read=True)
         ).scalar()
         if current != mine:
             raise LeadershipLost(f"term {mine} was superseded by term {current}")
