@@ -315,6 +315,7 @@ def test_both_replicas_stream_the_same_events_in_the_same_order_live_and_afterwa
 
     for thread in following:
         thread.join(120)
+    assert sorted(live) == [0, 1], "a live follower did not receive every event"
     afterwards = [_follow(server, expected) for server in replicas]
     assert len(afterwards[0]) == expected
     assert live[0] == live[1] == afterwards[0] == afterwards[1]

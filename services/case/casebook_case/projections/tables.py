@@ -29,8 +29,10 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    text,
 )
+
+from casebook_case.projections import migrations
+from casebook_case.schema import lock_schema
 
 metadata = MetaData()
 
@@ -152,12 +154,12 @@ STAGE_OF_RANK = {rank: stage for stage, rank in STAGE_RANK.items()}
 
 
 def create_tables(session: Any) -> None:
-    """Create what is missing. Replicas starting together on PostgreSQL take turns (DDL
-    there is transactional, the advisory lock is held to the end of the transaction)."""
+    """Bring the tables to the newest migration (projections/migrations), in the session's
+    transaction. Replicas starting together on PostgreSQL take turns: DDL there is
+    transactional and the schema lock is held to the end of the transaction."""
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('casebook_projections'))"))
-    metadata.create_all(connection, checkfirst=True)
+    lock_schema(connection)
+    migrations.upgrade(connection)
 
 
 def ensure_position_row(session: Any, projector: str) -> None:
