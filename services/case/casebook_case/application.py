@@ -50,9 +50,9 @@ from casebook_case.domain.values import (
 from casebook_case.domain.values import Channel as ContactChannel
 from casebook_case.history import CASE_EVENT_TOPICS
 from casebook_case.ledger import Ledger, LedgerDigest
-from casebook_case.schema import schema_locked
 from casebook_case.signing import Signer
 from casebook_common.clock import Clock, SystemClock
+from casebook_common.schema import schema_locked
 
 if TYPE_CHECKING:
     from casebook_case.metrics import CaseMetrics

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 
 from casebook_case.projections import migrations
-from casebook_case.schema import lock_schema
+from casebook_common.schema import lock_schema
 
 metadata = MetaData()
 

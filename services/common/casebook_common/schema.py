@@ -1,6 +1,6 @@
 """Schema set-up at start, one process at a time: replicas starting together on one
 PostgreSQL database would otherwise create the same tables into each other (a CREATE
-TABLE racing another fails even when it checked first)."""
+TABLE racing another fails even when it checked first). For both services."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-# One key for every schema change casebook makes at start (events, snapshots, access log,
-# read-model migrations): they are quick, and one key cannot deadlock against another.
+# One key for every schema change casebook makes at start (the case service's events,
+# snapshots, access log and read-model migrations): they are quick, and one key cannot
+# deadlock against another.
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('casebook_schema'))"
 
 
