@@ -22,6 +22,7 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import text
 
 from casebook.v1 import case_pb2 as pb
@@ -365,6 +366,16 @@ def _logged_at(record: dict[str, Any]) -> float:
     return datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
+def _health(process: NotifyProcess) -> int:
+    channel, _ = process.stub()
+    with channel:
+        return (
+            health_pb2_grpc.HealthStub(channel)
+            .Check(health_pb2.HealthCheckRequest(service="casebook.v1.NotifyService"), timeout=5)
+            .status
+        )
+
+
 def _list_alerts(stub: Any) -> list[npb.Alert]:
     found, token = [], ""
     while True:
@@ -431,6 +442,7 @@ def test_kill_the_active_notify_and_the_standby_takes_over_missing_and_doubling_
     )
     eventually(lambda: len(pair.http.posted("/alerts")) >= len(before), what="webhook posts")
     assert _events(standby, "leadership_acquired") == []  # it only watched
+    assert _health(standby) == health_pb2.HealthCheckResponse.SERVING  # it serves reads
 
     _sleep_until(kill_at)  # a quiet moment: nothing is being sent
     killed = time.time()
