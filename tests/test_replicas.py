@@ -123,13 +123,15 @@ def _on_every_thread(
     assert failures == []
 
 
-def _write_concurrently(replicas: list[ServerProcess], case_ids: list[str]) -> dict[str, Sent]:
-    """Every thread of both replicas sends its commands, spread over `case_ids`."""
+def _write_concurrently(
+    replicas: list[ServerProcess], case_ids: list[str], each: int = COMMANDS_PER_THREAD
+) -> dict[str, Sent]:
+    """Every thread of both replicas sends `each` commands, spread over `case_ids`."""
     sent: dict[str, Sent] = {}
     lock = threading.Lock()
 
     def work(stub: rpc.CaseServiceStub, replica: int, thread: int) -> None:
-        for i in range(COMMANDS_PER_THREAD):
+        for i in range(each):
             request_id = f"r{replica}-t{thread}-{i}-{uuid.uuid4().hex[:6]}"
             case_id = case_ids[(thread + i) % len(case_ids)]
             method, request = _command(case_id, request_id, i + thread)
@@ -297,7 +299,8 @@ def test_both_replicas_stream_the_same_events_in_the_same_order_live_and_afterwa
     channels, stubs = zip(*(server.stub() for server in replicas), strict=True)
     cases = [open_case(stubs[n % 2], amount=OVERDUE) for n in range(4)]
     # How many events the writes below make: 4 openings and one per command.
-    expected = len(cases) + 2 * THREADS_PER_REPLICA * COMMANDS_PER_THREAD
+    each = 9
+    expected = len(cases) + 2 * THREADS_PER_REPLICA * each
     live: dict[int, list] = {}
     following = []
     for n, server in enumerate(replicas):
@@ -311,7 +314,7 @@ def test_both_replicas_stream_the_same_events_in_the_same_order_live_and_afterwa
         ready.wait(10)
         following.append(thread)
 
-    _write_concurrently(replicas, [c.case_id for c in cases])
+    _write_concurrently(replicas, [c.case_id for c in cases], each)
 
     for thread in following:
         thread.join(120)
