@@ -426,9 +426,9 @@ def test_kill_the_active_notify_and_the_standby_takes_over_missing_and_doubling_
     # Due before the kill (handled by the active one), in the gap between the kill and the
     # takeover, and after it (handled by the new leader); reminders 2 s before each.
     start = business_now()
-    kill_at = start + timedelta(seconds=6)
+    kill_at = start + timedelta(seconds=6.5)
     groups = {
-        "before": start + timedelta(seconds=3.5),
+        "before": start + timedelta(seconds=4),
         "gap": kill_at + timedelta(seconds=0.3),
         "after": kill_at + timedelta(seconds=3.5),
     }
