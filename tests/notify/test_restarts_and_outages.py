@@ -4,8 +4,12 @@ retrying with backoff and loses nothing."""
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from casebook.v1 import case_pb2 as pb
@@ -13,6 +17,7 @@ from casebook.v1 import notify_service_pb2 as npb
 from casebook_notify.store import NotifyStore, reminders, utc
 from tests.notify import harness
 from tests.notify.harness import eventually, free_port, shanghai, stamp, when
+from tests.support import fresh_postgres_database, postgres_available
 
 stack = harness.stack
 
@@ -185,3 +190,26 @@ def test_while_the_case_service_is_unreachable_notify_retries_with_backoff_and_l
     back.wait_ticks(4)
     assert len(back.alerts()) == 1
     assert len(stack.smtp.messages) == 1 and len(stack.http.posted("/sms")) == 1
+
+
+def test_notify_processes_starting_together_on_an_empty_postgres_all_start():
+    """Two notify replicas share one database: creating its tables takes turns (two CREATE
+    TABLEs racing fail even after checking first)."""
+    if not postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required under CI")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
+    with fresh_postgres_database() as url:
+        start = threading.Barrier(4)
+
+        def replica(_: int) -> NotifyStore:
+            start.wait(30)
+            return NotifyStore(url)
+
+        with ThreadPoolExecutor(4) as pool:
+            stores = list(pool.map(replica, range(4)))
+        try:
+            assert all(store.position("cases") == 0 for store in stores)
+        finally:
+            for store in stores:
+                store.close()

@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
+from casebook_common.schema import lock_schema
+
 metadata = MetaData()
 
 position = Table(
@@ -120,7 +122,11 @@ class NotifyStore:
         )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)  # idempotent: only what is missing
+        # Idempotent (only what is missing), and one process at a time: two notify
+        # processes starting together on an empty database would collide otherwise.
+        with self.engine.begin() as connection:
+            lock_schema(connection)
+            metadata.create_all(connection)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
