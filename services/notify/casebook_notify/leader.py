@@ -47,18 +47,27 @@ from typing import Any, Protocol
 
 import psycopg
 import structlog
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, func, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+)
 from sqlalchemy.engine import Connection, make_url
 
+from casebook_common.schema import lock_schema
 from casebook_notify.store import NotifyStore
 
 log = structlog.get_logger("casebook.notify.leader")
 
-# Advisory lock keys (two int4): a namespace for casebook and one key per purpose. Advisory
+# The leader lock's key (two int4): a namespace for casebook, then the purpose. Advisory
 # locks are per database, so notify services on different databases never meet.
 LOCK_NAMESPACE = 0x63617365  # "case"
 LEADER_KEY = 1
-SCHEMA_KEY = 2
 ROLE = "notify"
 # A fenced transaction idle this long (seconds) is ended by PostgreSQL: its process has been
 # cut off, and a new leader's epoch bump must not wait on it for ever.
@@ -95,8 +104,9 @@ def holder_name() -> str:
 
 def open_store(db_url: str) -> NotifyStore:
     """The notify store, its tables created if missing. Processes starting together take
-    turns (an advisory lock on PostgreSQL, a flock on SQLite): `create_all` checks, then
-    creates, and the second of two concurrent CREATE TABLEs of one name fails."""
+    turns (casebook's schema lock on PostgreSQL, a flock on SQLite, where notify too may now
+    run a standby): `create_all` checks, then creates, and the second of two concurrent
+    CREATE TABLEs of one name fails."""
     if not is_postgres(db_url):
         path = sqlite_path(db_url)
         if path is None:
@@ -105,13 +115,10 @@ def open_store(db_url: str) -> NotifyStore:
         with open(f"{path}.schema-lock", "a") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)  # freed when the file is closed
             return NotifyStore(db_url)
-    with psycopg.connect(libpq_conninfo(db_url), autocommit=True) as connection:
-        connection.execute(
-            "SELECT pg_advisory_lock(%s::int4, %s::int4)", (LOCK_NAMESPACE, SCHEMA_KEY)
-        )
-        store = NotifyStore(db_url)
-        leadership_metadata.create_all(store.engine)
-        # The session's end frees the lock (also if this process dies right here).
+    store = NotifyStore(db_url)  # takes the schema lock for its own tables
+    with store.engine.begin() as connection:
+        lock_schema(connection)
+        leadership_metadata.create_all(connection)
     return store
 
 
