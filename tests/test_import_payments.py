@@ -231,6 +231,34 @@ def test_a_conflicting_writer_costs_one_item_not_the_batch(server, stub):
     assert verified.ok and verified.event_count == 3
 
 
+def test_payments_another_replica_recorded_meanwhile_are_seen(server, stub, db_url):
+    """The server's cached case is behind the store: the import must read the newer events
+    (the other replica's payment is a duplicate, the new one lands after it)."""
+    from casebook_case.application import CaseApplication
+    from casebook_case.commands import RecordPayment
+    from tests.support import TEST_CIPHER_KEY
+
+    case = open_case(stub)
+    assert counts(import_file(stub, [item(case.case_id, 1_000, "FIRST")])) == (1, 1, 0, 0)
+    replica = CaseApplication(db_url, cipher_key=TEST_CIPHER_KEY)
+    try:
+        replica.execute(
+            RecordPayment(case_id=case.case_id, amount_minor=2_000, payment_reference="ELSEWHERE"),
+            "replica-2",
+        )
+    finally:
+        replica.close()
+    response = import_file(
+        stub, [item(case.case_id, 2_000, "ELSEWHERE"), item(case.case_id, 3_000, "THEN")]
+    )
+    assert counts(response) == (2, 1, 1, 0)
+    assert payments_on(stub, case.case_id) == [
+        ("FIRST", 1_000),
+        ("ELSEWHERE", 2_000),
+        ("THEN", 3_000),
+    ]
+
+
 # ------------------------------------------------------------ the domain
 def test_an_imported_payment_keeps_the_promise_it_covers(stub):
     case = open_case(stub, amount=100_000)
