@@ -40,6 +40,19 @@ def run(port: int, cases: list[str]) -> int:
             CLIENTS,
         )
 
+        one_client = rate(
+            lambda c, i: stubs[0].RecordPayment(
+                svc.RecordPaymentRequest(
+                    case_id=cases[i % len(cases)],
+                    amount_minor=100,
+                    payment_reference=f"ONE-{run_id}-{i}",
+                ),
+                metadata=PAYMENT_FILE,
+            ),
+            calls // 2,
+            1,
+        )
+
         def payment_file() -> Iterator[svc.ImportPaymentsRequest]:
             for i in range(payments):
                 yield svc.ImportPaymentsRequest(
@@ -53,8 +66,10 @@ def run(port: int, cases: list[str]) -> int:
         response = stubs[0].ImportPayments(payment_file(), metadata=PAYMENT_FILE)
         imported = payments / (time.perf_counter() - started)
         assert (response.recorded, response.failed) == (payments, 0), response
-        figure(name, f"RecordPayment, {CLIENTS} clients, one call each", single, "/s")
+        figure(name, f"RecordPayment, {CLIENTS} concurrent clients", single, "/s")
         figure(name, "ImportPayments, one stream", imported, "/s", single, ">= 5")
+        figure(name, "RecordPayment, one client, a call at a time", one_client, "/s")
+        figure(name, "ImportPayments against one client's calls", imported, "/s", one_client)
         return response.recorded
     finally:
         for channel in channels:
