@@ -52,7 +52,7 @@ def shanghai(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, second, tzinfo=UTC) - SHANGHAI
 
 
-def eventually(check: Callable[[], T], timeout: float = 5.0, what: str = "") -> T:
+def eventually(check: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:
     """Poll `check` until it returns something truthy (returned); fail after `timeout` real
     seconds. Only for asynchronous effects, never to wait for business time."""
     deadline = time.monotonic() + timeout
@@ -249,7 +249,7 @@ class Notify:
         return self.store.rows(
             select(deadlines)
             .where(deadlines.c.case_id == case_id)
-            .order_by(deadlines.c.deadline_id)
+            .order_by(deadlines.c.due_time, deadlines.c.deadline_id)
         )
 
     def alert_rows(self, case_id: str) -> list[Any]:
