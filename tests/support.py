@@ -95,9 +95,22 @@ class InProcessServer:
 
     def close(self) -> None:
         self.channel.close()
-        self._call(self.running.stop(1.0))
+        try:
+            self._call(self.running.stop(1.0))
+        except TimeoutError:
+            self._dump_stuck_stop()
+            raise
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+    def _dump_stuck_stop(self) -> None:
+        """A stop that does not finish: every thread's stack and every task's, so the test
+        log says where it waits."""
+        import faulthandler
+
+        faulthandler.dump_traceback(all_threads=True)
+        for task in asyncio.all_tasks(self.loop):
+            task.print_stack(file=sys.stderr)
 
 
 class _BearerToken(
