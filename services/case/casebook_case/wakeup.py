@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 
 from casebook_case.application import CaseApplication
+from casebook_common.waiting import wait_or_time_out
 
 
 class CommitWakeup:
@@ -42,5 +43,4 @@ class CommitWakeup:
 
     async def wait(self, timeout: float) -> None:
         """Until a commit (or `wake`) since the last `clear`, or `timeout` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+        await wait_or_time_out(self._event.wait(), timeout)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +18,7 @@ from casebook.v1 import notify_service_pb2_grpc as nrpc
 from casebook_common.clock import Clock
 from casebook_common.security import current_principal
 from casebook_common.timestamps import to_timestamp
+from casebook_common.waiting import wait_or_time_out
 from casebook_notify.store import NotifyStore, alerts, reminders
 
 log = structlog.get_logger("casebook.rpc")
@@ -71,8 +71,7 @@ class AlertBell:
 
     async def wait(self, seen: int, timeout: float) -> int:
         async with self.rang:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.rang.wait_for(lambda: self.count > seen), timeout)
+            await wait_or_time_out(self.rang.wait_for(lambda: self.count > seen), timeout)
             return self.count
 
 
