@@ -191,21 +191,26 @@ def test_errors_are_counted_in_full_but_only_the_first_are_listed(stub):
     assert [e.index for e in response.errors] == list(range(MAX_ERRORS_RETURNED))
 
 
-def test_a_conflicting_writer_costs_one_item_not_the_batch(server, stub):
+def test_a_conflicting_writer_costs_one_item_not_the_batch(server, stub, db_url):
     """The batch's save fails when another writer claimed one of its references first (here
     behind the batch's back, as another replica would): the batch is run again item by item."""
     from casebook_case import imports
+    from casebook_case.application import CaseApplication
     from casebook_case.commands import RecordPayment
+    from tests.support import TEST_CIPHER_KEY
 
     first, second = open_case(stub), open_case(stub)
     original = imports._stored_claims
     raced = []
+    # A real second replica: its own case locks (the server's batch holds the stripes of the
+    # cases it touches, and the second case may share one of them).
+    replica = CaseApplication(db_url, cipher_key=TEST_CIPHER_KEY)
 
     def another_replica_claims_first(app, commands):
         found = original(app, commands)
         if not raced:  # between the look-up and the save, the other writer commits
             raced.append(True)
-            app.execute(
+            replica.execute(
                 RecordPayment(case_id=second.case_id, amount_minor=500, payment_reference="RACE"),
                 "replica-2",
             )
@@ -223,6 +228,7 @@ def test_a_conflicting_writer_costs_one_item_not_the_batch(server, stub):
         )
     finally:
         imports._stored_claims = original
+        replica.close()
     assert counts(response) == (3, 2, 0, 1)
     assert errors_by_index(response) == {1: ("RACE", "ALREADY_EXISTS")}
     assert payments_on(stub, first.case_id) == [("BEFORE", 1_000), ("AFTER", 3_000)]
