@@ -46,7 +46,7 @@ browser:
 	  ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
 
 # The tests mostly wait on sockets, databases and processes: several workers on 2 cores.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 6
 test: $(STAMP) browser check-protos lint
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
