@@ -197,10 +197,10 @@ def unary(method: Handler) -> Handler:
         fields = _call_fields(request, context, method.__name__)
         try:
             # A call never holds its caller longer than the service's own limit, whatever
-            # deadline the caller set (or did not set).
-            response = await asyncio.wait_for(
-                method(self, request, context), getattr(self, "call_timeout", None)
-            )
+            # deadline the caller set (or did not set). asyncio.timeout, not wait_for: on
+            # Python 3.11 wait_for can lose a cancel (see casebook_common.waiting).
+            async with asyncio.timeout(getattr(self, "call_timeout", None)):
+                response = await method(self, request, context)
         except TimeoutError:
             await _fail(context, fields, started, CallTimedOut())
             raise  # unreachable: abort raises
