@@ -78,6 +78,10 @@ def main() -> None:
         print(f"case service   {CASE}   (SQLite var/casebook-case.db, log var/case.log)")
         print(f"notify service {NOTIFY}   (SQLite var/casebook-notify.db, log var/notify.log)")
         print(f"dev SMTP server 127.0.0.1:{smtp.port}, dev SMS gateway {gateway.url('/sms')}")
+        print(
+            "!! DEVELOPMENT MODE: no TLS, no authentication, loopback only; never real debtors'"
+            " data (README, Security)"
+        )
         print("\ndemo: open a case, log a contact, record a promise, pay it:\n")
         subprocess.run(
             [sys.executable, "-m", "casebook_case.demo"],
