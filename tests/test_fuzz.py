@@ -69,7 +69,7 @@ class RandomMessages:
         if kind in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32):
             return rng.choice([0, 1, -1, 7, 2**31 - 1, -(2**31), rng.randint(-1000, 100_000)])
         if kind in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64):
-            return rng.choice([0, 1, -1, 2**63 - 1, -(2**63), rng.randint(-10**9, 10**12)])
+            return rng.choice([0, 1, -1, 2**63 - 1, -(2**63), rng.randint(-(10**9), 10**12)])
         if kind == FieldDescriptor.TYPE_BYTES:
             return rng.randbytes(rng.randint(0, 64))
         if kind == FieldDescriptor.TYPE_DOUBLE:
@@ -79,7 +79,7 @@ class RandomMessages:
     def _timestamp(self) -> Timestamp:
         stamp = Timestamp()
         stamp.seconds = self.rng.choice(
-            [0, 1_795_399_200, 1_795_399_200 + self.rng.randint(-10**7, 10**7), 253_402_300_799]
+            [0, 1_795_399_200, 1_795_399_200 + self.rng.randint(-(10**7), 10**7), 253_402_300_799]
         )
         stamp.nanos = self.rng.choice([0, 999_999_999])
         return stamp

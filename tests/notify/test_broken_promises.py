@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import notify_service_pb2 as npb
-from casebook_notify.store import utc
+from casebook_common.timestamps import utc
 from tests.notify import harness
 from tests.notify.harness import eventually, mail_text, shanghai, stamp, when
 

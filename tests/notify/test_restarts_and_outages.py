@@ -14,7 +14,8 @@ from sqlalchemy import update
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import notify_service_pb2 as npb
-from casebook_notify.store import NotifyStore, reminders, utc
+from casebook_common.timestamps import utc
+from casebook_notify.store import NotifyStore, reminders
 from tests.notify import harness
 from tests.notify.harness import eventually, free_port, shanghai, stamp, when
 from tests.support import fresh_postgres_database, postgres_available

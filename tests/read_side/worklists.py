@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, select
 
 from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
-from casebook_case.projections.tables import DATA_TABLES, position, utc
+from casebook_case.projections.tables import DATA_TABLES, position
+from casebook_common.timestamps import utc
 from tests.support import InProcessServer, details, ts
 
 MAX_PAGES = 200  # a walk longer than this does not terminate

@@ -105,7 +105,7 @@ async def start_server(config: CaseConfig, clock: Clock | None = None) -> Runnin
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
     read_side = ReadSide(app, projector, config.projection_wait_seconds)
     servicer = CaseServicer(app, watcher, read_side)

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from casebook_common.clock import Clock
 from casebook_common.metrics import ServiceMetrics
+from casebook_common.timestamps import utc
 from casebook_notify.delivery import DeliveryError
-from casebook_notify.store import NotifyStore, deadlines, utc
+from casebook_notify.store import NotifyStore, deadlines
 
 CHANNELS = ("sms", "email")
 # What the scheduler did with a reminder that fell due (Scheduler._remind's answers).

@@ -19,12 +19,12 @@ from casebook.v1 import case_pb2 as pb
 from casebook.v1 import case_service_pb2 as svc
 from casebook.v1 import case_service_pb2_grpc as rpc
 from casebook_common.clock import Clock
-from casebook_common.timestamps import to_timestamp
+from casebook_common.timestamps import to_timestamp, utc
 from casebook_notify.case_client import case_channel, log_if_refused
 from casebook_notify.config import NotifyConfig
 from casebook_notify.delivery import DeliveryError, post_json, send_email
 from casebook_notify.metrics import NotifyMetrics
-from casebook_notify.store import NotifyStore, alerts, deadlines, reminders, utc
+from casebook_notify.store import NotifyStore, alerts, deadlines, reminders
 
 log = structlog.get_logger("casebook.notify.scheduler")
 # Names notify as the actor when the case service runs without authentication; with it, the

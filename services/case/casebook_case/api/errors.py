@@ -40,6 +40,8 @@ log = structlog.get_logger("casebook.rpc")
 
 class CallTimedOut(Exception):
     """The service's per-call time limit (CASEBOOK_CALL_TIMEOUT_SECONDS) ran out."""
+
+
 ERROR_DOMAIN = "casebook.v1"
 
 

@@ -34,9 +34,9 @@ from casebook_case.projections.tables import (
     payments,
     position,
     promises,
-    utc,
 )
 from casebook_case.wakeup import CommitWakeup
+from casebook_common.timestamps import utc
 
 log = structlog.get_logger("casebook.projections")
 

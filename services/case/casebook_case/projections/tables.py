@@ -13,7 +13,6 @@ on every backend.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -176,10 +175,3 @@ def empty_tables(session: Any, projector: str) -> None:
         session.execute(delete(table))
     session.execute(delete(position).where(position.c.projector == projector))
     session.execute(insert(position).values(projector=projector, position=0))
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; everything here is UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

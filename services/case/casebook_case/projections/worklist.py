@@ -37,7 +37,8 @@ from casebook_case.projections.filters import (
     Not,
     parse_filter,
 )
-from casebook_case.projections.tables import STAGE_RANK, cases, holds, promises, utc
+from casebook_case.projections.tables import STAGE_RANK, cases, holds, promises
+from casebook_common.timestamps import utc
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
