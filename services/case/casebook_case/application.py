@@ -138,7 +138,7 @@ class CaseApplication(Application[UUID]):
         # One lock per stripe of cases: commands on one case in this process wait for
         # each other instead of colliding; other replicas are handled by retrying.
         self._case_locks = [threading.Lock() for _ in range(256)]
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[int], None]] = []
         encryption = (
             {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": cipher_key}
             if cipher_key
@@ -570,19 +570,20 @@ class CaseApplication(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
     # ------------------------------------------------------------- followers
-    def add_listener(self, listener: Callable[[], None]) -> None:
-        """Called (from the writing thread) after each local commit: wakes followers at once
-        instead of at their next poll."""
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """Called (from the writing thread) after each local commit with the commit's last
+        log position: wakes followers at once instead of at their next poll."""
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Callable[[], None]) -> None:
+    def remove_listener(self, listener: Callable[[int], None]) -> None:
         self._listeners.remove(listener)
 
     def _notify(self, recordings: list[Any]) -> None:
         if self.metrics is not None:
             self.metrics.count_appended(recordings)
+        position = _last_position(recordings)
         for listener in list(self._listeners):
-            listener()
+            listener(position)
 
 
 def payment_reference_key(reference: str) -> str:

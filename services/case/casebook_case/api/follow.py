@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import structlog
 
 from casebook_case.application import CaseApplication
-from casebook_case.wakeup import CommitWakeup
+from casebook_case.wakeup import LogPoller
 
 log = structlog.get_logger("casebook.follow")
 
@@ -23,41 +23,37 @@ class Subscription:
     position: int
 
 
-class LogWatcher:
-    def __init__(self, app: CaseApplication, poll_interval: float = 0.05) -> None:
-        self.app = app
-        self.poll_interval = poll_interval
+class LogWatcher(LogPoller):
+    """The head of the log: from this process's own commits as they happen (free: the
+    committed position is the head, since positions are committed in order), and from a
+    query at least every poll interval for other replicas' commits."""
+
+    def __init__(
+        self, app: CaseApplication, poll_interval: float = 0.05, gather: float = 0.02
+    ) -> None:
+        super().__init__(app, poll_interval, gather)
         self.head = 0
+        self._queried_at = 0.0
         self._changed = asyncio.Condition()
-        self._wakeup = CommitWakeup(app)
-        self._task: asyncio.Task[None] | None = None
         self._subscriptions: set[Subscription] = set()
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
         self.head = await asyncio.to_thread(self.app.head_position)
-        self._wakeup.start()
-        self._task = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
-        self._wakeup.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            self._wakeup.clear()
+    async def look(self) -> bool:
+        head = max(self.head, self._wakeup.committed)
+        now = asyncio.get_running_loop().time()
+        if now - self._queried_at >= self.poll_interval:
+            self._queried_at = now
             try:
-                head = await asyncio.to_thread(self.app.head_position)
+                head = max(head, await asyncio.to_thread(self.app.head_position))
             except Exception as error:
                 log.warning("log_watch_failed", error_type=type(error).__name__)
-                head = self.head
-            if head > self.head:
-                async with self._changed:
-                    self.head = head
-                    self._changed.notify_all()
-            await self._wakeup.wait(self.poll_interval)
+        if head > self.head:
+            async with self._changed:
+                self.head = head
+                self._changed.notify_all()
+        return False
 
     @contextlib.contextmanager
     def following(self, position: int) -> Iterator[Subscription]:

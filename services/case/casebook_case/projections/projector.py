@@ -35,7 +35,7 @@ from casebook_case.projections.tables import (
     position,
     promises,
 )
-from casebook_case.wakeup import CommitWakeup
+from casebook_case.wakeup import LogPoller
 from casebook_common.timestamps import utc
 
 log = structlog.get_logger("casebook.projections")
@@ -122,53 +122,41 @@ class Projector:
             empty_tables(session, NAME)
 
 
-class LiveProjector:
-    """Runs the projector inside the server: woken at once by this process's commits, and
+class LiveProjector(LogPoller):
+    """Runs the projector inside the server: after this process's commits (gathered for a
+    moment, so a busy server projects a batch per interval, not an event per commit) and
     polling for other replicas' (like api/follow.py's LogWatcher)."""
 
     def __init__(
-        self, app: CaseApplication, poll_interval: float = 0.2, batch_size: int = 200
+        self,
+        app: CaseApplication,
+        poll_interval: float = 0.2,
+        batch_size: int = 200,
+        gather: float = 0.05,
     ) -> None:
+        super().__init__(app, poll_interval, gather)
         self.core = Projector(app, batch_size)
-        self.app = app
-        self.poll_interval = poll_interval
         self.position = 0
         self._changed = asyncio.Condition()
-        self._wakeup = CommitWakeup(app)
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
         await asyncio.to_thread(self.core.ensure_tables)
         self.position = await asyncio.to_thread(self.core.position)
-        self._wakeup.start()
-        self._task = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
-        self._wakeup.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            self._wakeup.clear()
-            more = False
-            try:
-                outcome = await asyncio.to_thread(self.core.run_batch)
-            except OperationalError as error:  # the store is down: again at the next poll
-                log.warning("projection_failed", error_type=type(error).__name__)
-            except Exception as error:  # a bug: the worklists stall here, say why
-                log.error("projection_failed", error_type=type(error).__name__, exc_info=error)
-            else:
-                more = outcome.more
-                if outcome.position != self.position:
-                    async with self._changed:
-                        self.position = outcome.position
-                        self._changed.notify_all()
-            if not more:
-                await self._wakeup.wait(self.poll_interval)
+    async def look(self) -> bool:
+        try:
+            outcome = await asyncio.to_thread(self.core.run_batch)
+        except OperationalError as error:  # the store is down: again at the next poll
+            log.warning("projection_failed", error_type=type(error).__name__)
+            return False
+        except Exception as error:  # a bug: the worklists stall here, say why
+            log.error("projection_failed", error_type=type(error).__name__, exc_info=error)
+            return False
+        if outcome.position != self.position:
+            async with self._changed:
+                self.position = outcome.position
+                self._changed.notify_all()
+        return outcome.more
 
     async def wait_for(self, wanted: int, timeout: float) -> bool:
         """Whether the projection reaches `wanted` within `timeout` seconds."""
