@@ -68,10 +68,12 @@ def run(case_server: ServerProcess, db_path: Path, folder: Path) -> None:
         sql_rate = _read_with_sql(db_path, head, total)
         decode_rate = _decode_in_process(db_path, scaled(100_000))
         grpc_rate = _catch_up(case_server.port, head, total)
+        one_by_one = _catch_up_one_by_one(case_server.port, scaled(50_000))
         name = "4 followers"
         figure(name, "rows read with SQL (no decoding), pages of 500", sql_rate, "ev/s")
         figure(name, "read_log in-process (decrypt, decode)", decode_rate, "ev/s", sql_rate)
-        figure(name, "SubscribeEvents over gRPC, one client", grpc_rate, "ev/s", sql_rate)
+        figure(name, "SubscribeEvents, 500 events a message", grpc_rate, "ev/s", sql_rate)
+        figure(name, "SubscribeEvents, one event a message", one_by_one, "ev/s", sql_rate)
         figure(name, "written by the generator (context)", (total - early) / written, "ev/s")
         figure(name, "worklist projector, while written", projector_rate, "ev/s", sql_rate)
         figure(name, "notify service, while written", notify_rate_rest, "ev/s", sql_rate)
@@ -179,22 +181,41 @@ def _decode_in_process(db_path: Path, count: int) -> float:
         app.close()
 
 
-def _catch_up(port: int, head: int, total: int) -> float:
+def _catch_up(port: int, head: int, total: int, per_message: int = 500) -> float:
+    """Events/s reading the whole log over SubscribeEvents, `per_message` events a message."""
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:
         stub = rpc.CaseServiceStub(channel)
-        stream = stub.SubscribeEvents(
-            svc.SubscribeEventsRequest(after_position=0), metadata=FOLLOWER
-        )
+        request = svc.SubscribeEventsRequest(after_position=0, max_events_per_message=per_message)
+        stream = stub.SubscribeEvents(request, metadata=FOLLOWER)
         received = 0
         started = time.perf_counter()
         for message in stream:
-            received += 1
-            if message.event.position >= head:
+            received += len(message.events)
+            if message.events[-1].position >= head:
                 break
         elapsed = time.perf_counter() - started
         stream.cancel()
         assert received == total, (received, total)
+        return received / elapsed
+    finally:
+        channel.close()
+
+
+def _catch_up_one_by_one(port: int, count: int) -> float:
+    """Events/s over SubscribeEvents with one event a message (the default), first `count`."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        stub = rpc.CaseServiceStub(channel)
+        stream = stub.SubscribeEvents(svc.SubscribeEventsRequest(), metadata=FOLLOWER)
+        received = 0
+        started = time.perf_counter()
+        for _ in stream:
+            received += 1
+            if received == count:
+                break
+        elapsed = time.perf_counter() - started
+        stream.cancel()
         return received / elapsed
     finally:
         channel.close()

@@ -61,8 +61,12 @@ def figure(
     return row
 
 
+STARTED = time.perf_counter()
+
+
 def section(title: str) -> None:
-    print(f"\n{title}", flush=True)
+    """A figure's heading, with the time since the run began (the run must stay short)."""
+    print(f"\n{title}  [{time.perf_counter() - STARTED:.0f} s into the run]", flush=True)
 
 
 def summary() -> str:

@@ -172,11 +172,15 @@ def test_an_open_subscription_shows_in_the_gauges_until_it_closes(server):
 
     stream.cancel()
     reader.join(5)
+
     # The stream leaves the gauge as its generator closes and is counted just after.
+    def cancelled_streams(page: Any) -> float:
+        return page.value(
+            HANDLED, grpc_service=CASE, grpc_method="SubscribeEvents", grpc_code="CANCELLED"
+        )
+
     page = eventually(
-        lambda: (p := metrics(server)).value(HANDLED, grpc_service=CASE,
-                                             grpc_method="SubscribeEvents",
-                                             grpc_code="CANCELLED") == 1 and p,  # fmt: skip
+        lambda: cancelled_streams(p := metrics(server)) == 1 and p,
         what="the cancelled stream counted",
     )
     assert page.value("casebook_case_subscribers") == 0

@@ -139,3 +139,107 @@ def test_negative_position_is_rejected(stub):
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     else:
         raise AssertionError("expected INVALID_ARGUMENT")
+
+
+def _read_batched(stub, after, count, per_message, timeout=10):
+    """Events in the order received, and how many each message carried."""
+    stream = stub.SubscribeEvents(
+        svc.SubscribeEventsRequest(after_position=after, max_events_per_message=per_message),
+        timeout=timeout,
+    )
+    events, sizes = [], []
+    for message in stream:
+        assert not message.HasField("event")  # batched messages use `events` only
+        events.extend(message.events)
+        sizes.append(len(message.events))
+        if len(events) >= count:
+            stream.cancel()
+            break
+    return events, sizes
+
+
+def test_batched_subscription_delivers_the_same_events_in_fewer_messages(stub):
+    cases = [open_case(stub) for _ in range(4)]
+    for i in range(60):
+        _contact(stub, cases[i % 4].case_id)
+    one_by_one = _read(stub, 0, 64)
+    batched, sizes = _read_batched(stub, 0, 64, per_message=25)
+    assert [(e.position, e.case_id, e.version, e.payload_json) for e in batched] == [
+        (e.position, e.case_id, e.version, e.payload_json) for e in one_by_one
+    ]
+    assert max(sizes) == 25 and min(sizes) >= 1 and sum(sizes) == 64
+    # Resuming from the last position of a batch carries on without a gap.
+    rest, _ = _read_batched(stub, batched[39].position, 24, per_message=500)
+    assert [e.position for e in rest] == [e.position for e in one_by_one[40:]]
+
+
+def test_batched_subscription_follows_live_events(server):
+    stub = server.stub
+    case = open_case(stub)
+    stream = stub.SubscribeEvents(
+        svc.SubscribeEventsRequest(after_position=0, max_events_per_message=100), timeout=30
+    )
+    received: list[pb.CaseEvent] = []
+
+    def follow() -> None:
+        try:
+            for message in stream:
+                received.extend(message.events)
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.CANCELLED  # the test's own cancel
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    try:
+        for _ in range(5):
+            _contact(stub, case.case_id)
+        deadline = time.monotonic() + 5
+        while len(received) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [e.version for e in received] == [1, 2, 3, 4, 5, 6]
+    finally:
+        stream.cancel()
+        thread.join(5)
+
+
+def test_batched_messages_stay_within_a_quarter_of_the_message_limit(db_url, clock):
+    from tests.support import InProcessServer
+
+    server = InProcessServer(db_url, clock, max_message_bytes=16_000)  # 4,000 a message
+    try:
+        stub = server.stub
+        case = open_case(stub)
+        for _ in range(20):
+            stub.LogContact(
+                svc.LogContactRequest(
+                    case_id=case.case_id,
+                    channel=pb.SMS,
+                    direction=pb.OUTBOUND,
+                    outcome=pb.DELIVERED,
+                    note="n" * 1_000,
+                )
+            )
+        stream = stub.SubscribeEvents(
+            svc.SubscribeEventsRequest(after_position=0, max_events_per_message=500), timeout=10
+        )
+        seen, sizes = 0, []
+        for message in stream:
+            sizes.append(message.ByteSize())
+            seen += len(message.events)
+            if seen == 21:
+                stream.cancel()
+                break
+    finally:
+        server.close()
+    assert len(sizes) > 5 and max(sizes) <= 4_000, sizes
+
+
+def test_negative_events_per_message_is_rejected(stub):
+    try:
+        request = svc.SubscribeEventsRequest(after_position=0, max_events_per_message=-1)
+        next(iter(stub.SubscribeEvents(request)))
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "max_events_per_message" in error.details()
+    else:
+        raise AssertionError("expected INVALID_ARGUMENT")

@@ -110,6 +110,7 @@ async def start_server(config: CaseConfig, clock: Clock | None = None) -> Runnin
     read_side = ReadSide(app, projector, config.projection_wait_seconds)
     servicer = CaseServicer(app, watcher, read_side)
     servicer.call_timeout = config.call_timeout_seconds or None
+    servicer.max_message_bytes = config.max_message_bytes
     case_service_pb2_grpc.add_CaseServiceServicer_to_server(servicer, server)
     health = add_health_and_reflection(server, SERVICE_NAME)
     credentials = config.security.server_credentials()

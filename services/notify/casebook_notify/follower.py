@@ -57,10 +57,12 @@ class EventEffects:
 
     def apply(self, connection: Connection, event: pb.CaseEvent) -> str | None:
         """Returns the kind of the alert raised, if one was."""
+        if event.type != "PromiseRecorded" and event.type not in _PROMISE_ENDINGS:
+            return None  # most events mean nothing to notify: not even decoded
         payload = json.loads(event.payload_json)
         if event.type == "PromiseRecorded":
             self._promise_recorded(connection, event, payload)
-        elif event.type in _PROMISE_ENDINGS:
+        else:
             self._promise_ended(connection, payload["promise_id"], _PROMISE_ENDINGS[event.type])
             if event.type == "PromiseBroken" and self._raise_broken_promise_alert(
                 connection, event, payload
@@ -186,16 +188,17 @@ class Follower:
         after = await asyncio.to_thread(self.store.position, FOLLOWER)
         async with case_channel(self.config) as channel:
             call = rpc.CaseServiceStub(channel).SubscribeEvents(
-                svc.SubscribeEventsRequest(after_position=after)
+                svc.SubscribeEventsRequest(after_position=after, max_events_per_message=BATCH)
             )
-            queue: asyncio.Queue[pb.CaseEvent] = asyncio.Queue(maxsize=BATCH * 2)
+            # Messages read ahead while a batch is applied; each holds up to BATCH events.
+            queue: asyncio.Queue[list[pb.CaseEvent]] = asyncio.Queue(maxsize=2)
 
             async def read() -> None:
                 async for message in call:
-                    await queue.put(message.event)
+                    await queue.put(list(message.events) or [message.event])
 
             reader = asyncio.create_task(read())
-            getter: asyncio.Future[pb.CaseEvent] | None = None
+            getter: asyncio.Future[list[pb.CaseEvent]] | None = None
             try:
                 while True:
                     getter = asyncio.ensure_future(queue.get())
@@ -203,9 +206,9 @@ class Follower:
                     if getter not in done:
                         reader.result()  # re-raises the stream's error
                         return
-                    batch = [getter.result()]
+                    batch = getter.result()
                     while len(batch) < BATCH and not queue.empty():
-                        batch.append(queue.get_nowait())
+                        batch.extend(queue.get_nowait())
                     raised = await asyncio.to_thread(self._apply, batch)  # committed
                     last = batch[-1]
                     self.metrics.follower_applied(

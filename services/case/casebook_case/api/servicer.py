@@ -46,6 +46,7 @@ import_log = structlog.get_logger("casebook.import")
 
 class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
     call_timeout: float | None = None  # seconds a unary call may take (see api/errors.unary)
+    max_message_bytes = 4 * 1024 * 1024  # the server's limit (CASEBOOK_MAX_MESSAGE_BYTES)
 
     def __init__(self, app: CaseApplication, watcher: LogWatcher, read_side: ReadSide) -> None:
         self.app = app
@@ -423,20 +424,26 @@ class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
         before has been handed to gRPC, so a slow consumer holds one page, not the log."""
         if request.after_position < 0:
             raise InvalidArgument.single("after_position", "must not be negative")
+        if request.max_events_per_message < 0:
+            raise InvalidArgument.single("max_events_per_message", "must not be negative")
         head = await asyncio.to_thread(self.app.head_position)
         if request.after_position > head:
             raise InvalidArgument.single(
                 "after_position", f"is beyond the head of the log ({head}); no such position"
             )
+        per_message = min(request.max_events_per_message, PAGE_SIZE)
+        byte_budget = self.max_message_bytes // 4
         position = request.after_position
         with self.watcher.following(position) as sent:  # what the metrics show of this stream
             while True:
                 head = self.watcher.head
-                page = await asyncio.to_thread(self.app.read_log, position, PAGE_SIZE)
-                for event_position, event in page:
-                    yield svc.SubscribeEventsResponse(event=event_to_proto(event, event_position))
-                    position = sent.position = event_position
-                if len(page) < PAGE_SIZE:
+                read, messages = await asyncio.to_thread(
+                    _log_messages, self.app, position, per_message, byte_budget
+                )
+                for last, message in messages:
+                    yield message
+                    position = sent.position = last
+                if read < PAGE_SIZE:
                     # Everything committed up to `head` has been read: wait for more.
                     position = sent.position = max(position, head)
                     await self.watcher.wait_beyond(head)
@@ -520,3 +527,28 @@ def _take(iterator: Any, count: int) -> list[Any]:
         if len(taken) == count:
             break
     return taken
+
+
+def _log_messages(
+    app: CaseApplication, after: int, per_message: int, byte_budget: int
+) -> tuple[int, list[tuple[int, svc.SubscribeEventsResponse]]]:
+    """One page of the log: how many events it held, and its SubscribeEvents messages, each
+    with the position of its last event: one event each, or up to `per_message` in `events`
+    and below `byte_budget` bytes. Runs in a worker thread, so decoding never holds up the
+    server's loop."""
+    page = [event_to_proto(event, position) for position, event in app.read_log(after, PAGE_SIZE)]
+    if per_message <= 1:
+        return len(page), [(e.position, svc.SubscribeEventsResponse(event=e)) for e in page]
+    messages: list[tuple[int, svc.SubscribeEventsResponse]] = []
+    batch: list[pb.CaseEvent] = []
+    size = 0
+    for event in page:
+        event_size = event.ByteSize() + 8  # the field's tag and length
+        if batch and (len(batch) == per_message or size + event_size > byte_budget):
+            messages.append((batch[-1].position, svc.SubscribeEventsResponse(events=batch)))
+            batch, size = [], 0
+        batch.append(event)
+        size += event_size
+    if batch:
+        messages.append((batch[-1].position, svc.SubscribeEventsResponse(events=batch)))
+    return len(page), messages

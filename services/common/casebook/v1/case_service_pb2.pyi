@@ -544,13 +544,17 @@ class ChannelContacts(_message.Message):
     def __init__(self, channel: _Optional[_Union[_case_pb2.Channel, str]] = ..., attempts: _Optional[int] = ..., right_party_contacts: _Optional[int] = ..., right_party_rate: _Optional[float] = ..., inbound: _Optional[int] = ...) -> None: ...
 
 class SubscribeEventsRequest(_message.Message):
-    __slots__ = ("after_position",)
+    __slots__ = ("after_position", "max_events_per_message")
     AFTER_POSITION_FIELD_NUMBER: _ClassVar[int]
+    MAX_EVENTS_PER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     after_position: int
-    def __init__(self, after_position: _Optional[int] = ...) -> None: ...
+    max_events_per_message: int
+    def __init__(self, after_position: _Optional[int] = ..., max_events_per_message: _Optional[int] = ...) -> None: ...
 
 class SubscribeEventsResponse(_message.Message):
-    __slots__ = ("event",)
+    __slots__ = ("event", "events")
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     event: _case_pb2.CaseEvent
-    def __init__(self, event: _Optional[_Union[_case_pb2.CaseEvent, _Mapping]] = ...) -> None: ...
+    events: _containers.RepeatedCompositeFieldContainer[_case_pb2.CaseEvent]
+    def __init__(self, event: _Optional[_Union[_case_pb2.CaseEvent, _Mapping]] = ..., events: _Optional[_Iterable[_Union[_case_pb2.CaseEvent, _Mapping]]] = ...) -> None: ...
