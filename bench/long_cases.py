@@ -14,7 +14,7 @@ from bench.report import figure, latency_ms, scaled, section
 from casebook.v1 import case_service_pb2 as svc
 from casebook.v1 import case_service_pb2_grpc as rpc
 from casebook_case.application import CaseApplication
-from casebook_case.commands import LogContact
+from casebook_case.commands import AssignCase, LogContact
 from casebook_case.domain.case import CommandMeta
 from tests.support import TEST_CIPHER_KEY, ServerProcess
 
@@ -22,15 +22,20 @@ READER = (("x-casebook-actor", "bench:reader"),)
 
 
 def grow_case(app: CaseApplication, case_id: str, events: int) -> None:
-    """Contacts logged on one case, 500 per transaction (what LogContact writes, faster)."""
+    """Up to 1,000 contacts logged on one case, then reassignments to `events` events, 500 per
+    transaction (what the commands write, faster). Not contacts all the way: each contact
+    checks the conduct rules against every contact before it, so 10,000 would take minutes
+    to write (RESULTS.md)."""
     contact = LogContact(
         case_id=case_id, channel="EMAIL", direction="INBOUND", outcome="RIGHT_PARTY_VERIFIED"
     )
+    assignments = [AssignCase(case_id=case_id, assignee=f"agent:{k}") for k in (1, 2)]
     case = app.repository.get(UUID(case_id))
     while case.version < events:
         for _ in range(min(500, events - case.version)):
-            meta = CommandMeta("bench", datetime.now(UTC), "", contact.fingerprint())
-            contact.run(case, meta, app.policy)
+            command = contact if case.version < 1_000 else assignments[case.version % 2]
+            meta = CommandMeta("bench", datetime.now(UTC), "", command.fingerprint())
+            command.run(case, meta, app.policy)
         app.save(case)
 
 
