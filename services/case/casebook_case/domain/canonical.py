@@ -9,8 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def canonical(value: Any) -> Any:
     """Plain JSON values: dataclasses as their fields, times as RFC 3339 UTC with a Z."""
+    if type(value) in _PLAIN:  # most values: every event is sealed with this, so first
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
