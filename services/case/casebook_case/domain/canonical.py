@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
