@@ -348,5 +348,7 @@ def test_five_thousand_payments_import_in_a_few_seconds(stub):
     response = import_file(stub, [item(cases[i % 50], 100, f"FAST-{i}") for i in range(5_000)])
     elapsed = time.perf_counter() - started
     assert counts(response) == (5_000, 5_000, 0, 0)
-    assert elapsed < 15, f"5,000 payments took {elapsed:.1f}s"
+    # A guard against something quadratic, not a benchmark (make bench measures the rate):
+    # alone this takes 5-7 s; beside the rest of the suite on 2 cores up to 21 s was seen.
+    assert elapsed < 45, f"5,000 payments took {elapsed:.1f}s"
     assert sum(len(get(stub, c).payments) for c in cases) == 5_000
