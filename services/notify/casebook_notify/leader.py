@@ -154,7 +154,10 @@ class PostgresLeaderLock:
 
     async def try_acquire(self) -> bool:
         try:
-            return await asyncio.wait_for(self._try_acquire(), self.timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose the cancel of a
+            # stopping service, and this loop then leads on for ever (casebook_common.waiting).
+            async with asyncio.timeout(self.timeout):
+                return await self._try_acquire()
         except (psycopg.Error, OSError, TimeoutError) as error:
             if not self._unreachable:  # once per outage, not once per poll
                 log.warning("leader_lock_unreachable", error_type=type(error).__name__)
@@ -204,16 +207,14 @@ class PostgresLeaderLock:
         if self.connection is None or self.connection.closed or self.epoch is None:
             return False
         try:
-            cursor = await asyncio.wait_for(
-                self.connection.execute(
+            async with asyncio.timeout(self.timeout):
+                cursor = await self.connection.execute(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
                     " AND pid = pg_backend_pid() AND classid = %s::int4::oid"
                     " AND objid = %s::int4::oid AND objsubid = 2",
                     (LOCK_NAMESPACE, LEADER_KEY),
-                ),
-                self.timeout,
-            )
-            row = await asyncio.wait_for(cursor.fetchone(), self.timeout)
+                )
+                row = await cursor.fetchone()
         except (psycopg.Error, OSError, TimeoutError):
             return False
         return bool(row and row[0])
