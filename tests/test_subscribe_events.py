@@ -10,10 +10,10 @@ from casebook.v1 import case_service_pb2 as svc
 from tests.support import open_case
 
 
-def _contact(stub, case_id):
+def _contact(stub, case_id, note=""):
     return stub.LogContact(
         svc.LogContactRequest(
-            case_id=case_id, channel=pb.SMS, direction=pb.OUTBOUND, outcome=pb.DELIVERED
+            case_id=case_id, channel=pb.SMS, direction=pb.OUTBOUND, outcome=pb.DELIVERED, note=note
         )
     )
 
@@ -210,15 +210,7 @@ def test_batched_messages_stay_within_a_quarter_of_the_message_limit(db_url, clo
         stub = server.stub
         case = open_case(stub)
         for _ in range(20):
-            stub.LogContact(
-                svc.LogContactRequest(
-                    case_id=case.case_id,
-                    channel=pb.SMS,
-                    direction=pb.OUTBOUND,
-                    outcome=pb.DELIVERED,
-                    note="n" * 1_000,
-                )
-            )
+            _contact(stub, case.case_id, note="n" * 1_000)
         stream = stub.SubscribeEvents(
             svc.SubscribeEventsRequest(after_position=0, max_events_per_message=500), timeout=10
         )
