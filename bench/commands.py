@@ -85,7 +85,7 @@ def _measure(kind: str, db_url: str, folder: Path) -> None:
             f"({ROUNDS} rounds of {calls:,} calls each way, medians)"
         )
 
-        def contact_in_process(c: int, i: int) -> None:
+        def contact_in_process(c: int, i: int, round_: int) -> None:
             app.execute(
                 LogContact(
                     case_id=case_of(c, i),
@@ -96,7 +96,7 @@ def _measure(kind: str, db_url: str, folder: Path) -> None:
                 "bench",
             )
 
-        def contact_over_grpc(c: int, i: int) -> None:
+        def contact_over_grpc(c: int, i: int, round_: int) -> None:
             stubs[c].LogContact(
                 svc.LogContactRequest(
                     case_id=case_of(c, i),
@@ -128,12 +128,10 @@ def _measure(kind: str, db_url: str, folder: Path) -> None:
             )
 
         in_process_contacts, grpc_contacts = _alternating(
-            lambda r: contact_in_process, lambda r: contact_over_grpc, calls
+            contact_in_process, contact_over_grpc, calls
         )
         in_process_payments, grpc_payments = _alternating(
-            lambda r: lambda c, i: payment_in_process(c, i, r),
-            lambda r: lambda c, i: payment_over_grpc(c, i, r),
-            calls,
+            payment_in_process, payment_over_grpc, calls
         )
         empty = rate(
             lambda c, i: health[c].Check(health_pb2.HealthCheckRequest()), calls * 4, CLIENTS
@@ -151,15 +149,13 @@ def _measure(kind: str, db_url: str, folder: Path) -> None:
         app.close()
 
 
-Work = Callable[[int, int], None]
+Work = Callable[[int, int, int], None]  # work(client, call, round)
 
 
-def _alternating(
-    in_process: Callable[[int], Work], over_grpc: Callable[[int], Work], calls: int
-) -> tuple[float, float]:
-    """Median rates of ROUNDS rounds, in-process then over gRPC in each (work(round))."""
+def _alternating(in_process: Work, over_grpc: Work, calls: int) -> tuple[float, float]:
+    """Median rates of ROUNDS rounds, in-process then over gRPC in each."""
     rates: tuple[list[float], list[float]] = ([], [])
     for round_ in range(ROUNDS):
-        rates[0].append(rate(in_process(round_), calls, CLIENTS))
-        rates[1].append(rate(over_grpc(round_), calls, CLIENTS))
+        for side, work in zip(rates, (in_process, over_grpc), strict=True):
+            side.append(rate(lambda c, i, w=work, r=round_: w(c, i, r), calls, CLIENTS))
     return statistics.median(rates[0]), statistics.median(rates[1])

@@ -98,19 +98,24 @@ class InProcessServer:
         try:
             self._call(self.running.stop(1.0))
         except TimeoutError:
-            self._dump_stuck_stop()
+            dump_stuck_stop(self.loop)
             raise
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
-    def _dump_stuck_stop(self) -> None:
-        """A stop that does not finish: every thread's stack and every task's, so the test
-        log says where it waits."""
-        import faulthandler
 
-        faulthandler.dump_traceback(all_threads=True)
-        for task in asyncio.all_tasks(self.loop):
-            task.print_stack(file=sys.stderr)
+def dump_stuck_stop(loop: asyncio.AbstractEventLoop) -> None:
+    """A server's stop that does not finish: every thread's stack and every task's, so the
+    test log says where it waits."""
+    import faulthandler
+
+    faulthandler.dump_traceback(all_threads=True)
+    for task in asyncio.all_tasks(loop):
+        # Frames by hand: Task.print_stack fails on grpc's Cython frames (no line number).
+        frames = [
+            f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in task.get_stack()
+        ]
+        print(f"task {task.get_name()}: {' <- '.join(reversed(frames))}", file=sys.stderr)
 
 
 class _BearerToken(

@@ -39,7 +39,13 @@ from casebook_notify.api import AlertBell
 from casebook_notify.config import NotifyConfig
 from casebook_notify.server import RunningNotify, start_notify
 from casebook_notify.store import alerts, deadlines, reminders
-from tests.support import InProcessServer, fresh_postgres_database, history, ts
+from tests.support import (
+    InProcessServer,
+    dump_stuck_stop,
+    fresh_postgres_database,
+    history,
+    ts,
+)
 
 T = TypeVar("T")
 SHANGHAI = timedelta(hours=8)
@@ -277,7 +283,7 @@ class Notify:
         try:
             asyncio.run_coroutine_threadsafe(self.running.stop(1.0), self.loop).result(30)
         except TimeoutError:
-            _dump_stuck_stop(self.loop)
+            dump_stuck_stop(self.loop)
             raise
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
@@ -420,18 +426,3 @@ def _notify_database(db_url: str, tmp_path: Any) -> Any:
     if db_url.startswith("sqlite"):
         return nullcontext(f"sqlite:///{tmp_path}/notify.db")
     return fresh_postgres_database()
-
-
-def _dump_stuck_stop(loop: asyncio.AbstractEventLoop) -> None:
-    """A stop that does not finish: every thread's stack and every task's, so the test log
-    says where it waits."""
-    import faulthandler
-    import sys
-
-    faulthandler.dump_traceback(all_threads=True)
-    for task in asyncio.all_tasks(loop):
-        # Frames by hand: print_stack fails on grpc's Cython frames (no line number).
-        frames = [
-            f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in task.get_stack()
-        ]
-        print(f"task {task.get_name()}: {' <- '.join(reversed(frames))}", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 
 from casebook_case.application import CaseApplication
 from casebook_common.waiting import wait_or_time_out
@@ -17,6 +18,7 @@ class CommitWakeup:
     def __init__(self, app: CaseApplication) -> None:
         self.app = app
         self.committed = 0  # the highest log position this process has committed
+        self._committing = threading.Lock()  # several threads commit: max() then store
         self._event = asyncio.Event()  # a commit or a wake since the last clear
         self._urgent = asyncio.Event()  # a wake since the last clear: someone waits on us
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -38,7 +40,8 @@ class CommitWakeup:
     def _on_commit(self, position: int) -> None:
         # Runs in the committing thread, after the commit: whatever the waiter reads after
         # its clear() sees this commit, so an event already set needs no second wake-up.
-        self.committed = max(self.committed, position)
+        with self._committing:
+            self.committed = max(self.committed, position)
         loop = self._loop
         if loop is not None and not loop.is_closed() and not self._event.is_set():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile

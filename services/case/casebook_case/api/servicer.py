@@ -34,6 +34,7 @@ from casebook_case.api.errors import (
 )
 from casebook_case.api.follow import LogWatcher
 from casebook_case.application import CaseApplication, CommandResult
+from casebook_case.config import CaseConfig
 from casebook_case.domain.errors import InvalidArgument
 from casebook_case.domain.values import ArrangementTerms
 from casebook_case.history import CASE_EVENT_CLASSES
@@ -46,7 +47,7 @@ import_log = structlog.get_logger("casebook.import")
 
 class CaseServicer(case_service_pb2_grpc.CaseServiceServicer):
     call_timeout: float | None = None  # seconds a unary call may take (see api/errors.unary)
-    max_message_bytes = 4 * 1024 * 1024  # the server's limit (CASEBOOK_MAX_MESSAGE_BYTES)
+    max_message_bytes = CaseConfig.max_message_bytes  # server.py sets the configured limit
 
     def __init__(self, app: CaseApplication, watcher: LogWatcher, read_side: ReadSide) -> None:
         self.app = app
